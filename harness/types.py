@@ -1,0 +1,101 @@
+"""The records that flow through a run: Sample -> Request -> model -> Prediction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Generation settings a task asks of a model. ``preset`` names where they came from."""
+
+    max_new_tokens: int = 256
+    min_new_tokens: int = 0
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_beams: int = 1
+    seed: int | None = None
+    preset: str = "greedy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_seed(self, seed: int | None) -> Decoding:
+        return replace(self, seed=seed)
+
+
+# Named decoding presets. `paper` is the MM-Skin reference script's setting
+# (sampling at temperature 0.2, top-p 0.9, 5 beams, 20..256 new tokens);
+# `greedy` is the deterministic default so that reruns give the same answers.
+DECODING_PRESETS: dict[str, Decoding] = {
+    "greedy": Decoding(),
+    "paper": Decoding(
+        max_new_tokens=256,
+        min_new_tokens=20,
+        do_sample=True,
+        temperature=0.2,
+        top_p=0.9,
+        num_beams=5,
+        preset="paper",
+    ),
+}
+
+
+@dataclass
+class Sample:
+    """One item of a dataset. Fields a dataset lacks stay None/empty.
+
+    ``meta`` holds what a dataset records beyond the label: age, sex,
+    fitzpatrick, lesion_id, patient_id, source file and row, captions.
+    """
+
+    id: str
+    image: Path | None
+    dataset: str = ""
+    split: str | None = None
+    modality: str | None = None
+    label: str | None = None
+    question: str | None = None
+    answer: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a task sends to a model for one sample (batched by the runner)."""
+
+    sample_id: str
+    prompt: str
+    images: tuple[Path, ...] = ()
+    decoding: Decoding = Decoding()
+    system: str | None = None
+    choices: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample_id": self.sample_id,
+            "prompt": self.prompt,
+            "images": [str(p) for p in self.images],
+            "decoding": self.decoding.to_dict(),
+            "system": self.system,
+            "choices": list(self.choices),
+        }
+
+
+@dataclass
+class Prediction:
+    """One line of predictions.jsonl. ``error`` set means the sample failed: it is never scored."""
+
+    id: str
+    fingerprint: str
+    output: Any = None
+    error: str | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

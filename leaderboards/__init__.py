@@ -1,0 +1,1 @@
+"""Markdown leaderboards generated from results/, and the paper's reported numbers."""

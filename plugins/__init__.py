@@ -1,0 +1,1 @@
+"""Model plugins shipped with the harness: one module per model family."""

@@ -1,0 +1,1 @@
+"""Task plugins shipped with the harness: one module per evaluation protocol."""
