@@ -37,6 +37,8 @@ class Task:
         """Per-sample fields stored beside the raw output (e.g. the matched class)."""
         return {}
 
-    def score(self, samples: Sequence[Sample], predictions: dict[str, Prediction]) -> dict[str, Any]:
+    def score(
+        self, samples: Sequence[Sample], predictions: dict[str, Prediction]
+    ) -> dict[str, Any]:
         """Scores from stored predictions; failed samples are excluded and counted."""
         raise NotImplementedError

@@ -1,0 +1,234 @@
+"""The `harness` command line."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+
+
+class HarnessGroup(click.Group):
+    """Turns the harness's own errors into one sentence and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: rerun the same command to resume where it stopped", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            else:
+                click.echo(
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(rerun with `harness --debug ...` for the traceback, and report it)",
+                    err=True,
+                )
+            sys.exit(1)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def registries() -> Any:
+    from harness.plugins import get_registries
+
+    regs = get_registries()
+    for line in regs.warnings:
+        click.echo(f"warning: {line}", err=True)
+    regs.warnings.clear()  # say each once per process
+    return regs
+
+
+def parse_pairs(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"{option} expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Benchmark dermatology vision-language models (the MM-Skin protocols).
+
+    \b
+    harness list models|tasks|metrics|datasets
+    harness run --model NAME --task NAME [--task NAME ...]
+    harness score --model NAME --task NAME
+    harness demo
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["models", "tasks", "metrics", "datasets"]))
+def list_cmd(what: str) -> None:
+    """List what the installed plugins registered, and by whom."""
+    from rich.console import Console
+    from rich.table import Table
+
+    regs = registries()
+    table = Table(title=what)
+    if what == "models":
+        for col in ("name", "family", "capabilities", "checkpoint", "plugin"):
+            table.add_column(col)
+        for m in regs.models:
+            table.add_row(m.name, m.family, ", ".join(sorted(m.capabilities)),
+                          m.checkpoint or "-", m.plugin)
+    elif what == "tasks":
+        for col in ("name", "kind", "dataset", "needs", "plugin"):
+            table.add_column(col)
+        for t in regs.tasks:
+            table.add_row(t.name, t.kind, t.dataset, t.capability, t.plugin)
+    elif what == "metrics":
+        for col in ("name", "kind", "version", "higher is better", "plugin"):
+            table.add_column(col)
+        for m in regs.metrics:
+            table.add_row(m.name, m.kind, m.version, "yes" if m.higher_is_better else "no",
+                          m.plugin)
+    else:
+        for col in ("name", "modality", "classes", "splits", "plugin"):
+            table.add_column(col)
+        for d in regs.datasets:
+            table.add_row(d.name, d.modality, str(len(d.classes)) if d.classes else "-",
+                          ", ".join(d.splits), d.plugin)
+    Console().print(table)
+
+
+def run_options(f: Any) -> Any:
+    options = [
+        click.option("--model", "model", required=True, help="Model name (`harness list models`)."),
+        click.option("--task", "tasks", multiple=True, required=True,
+                     help="Task name or glob, e.g. zeroshot/* (repeatable)."),
+        click.option("--data-root", type=click.Path(path_type=Path),
+                     help="Folder holding the datasets, laid out as their publishers ship them."),
+        click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
+                     show_default=True, help="Results folder."),
+        click.option("-T", "--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
+                     help="Task option, e.g. -T decoding=paper (repeatable)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@run_options
+@click.option("--model-path", help="Local checkpoint folder or Hub id (overrides the default).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("-M", "--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. -M dtype=bf16 (repeatable).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per model call.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show what would be asked; load no model.")
+def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
+        task_options: tuple[str, ...], model_path: str | None, device: str,
+        model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
+        seed: int, dry_run: bool) -> None:
+    """Evaluate one model on one or more tasks (resumes where a previous run stopped)."""
+    from harness.runner import RunOptions
+    from harness.runner import run as run_tasks
+
+    if data_root is not None and not data_root.is_dir():
+        raise click.BadParameter(f"{data_root} is not a folder", param_hint="--data-root")
+    opts = RunOptions(
+        model=model, tasks=tasks, output=output, data_root=data_root, model_path=model_path,
+        device=device, model_options=parse_pairs("-M", model_options),
+        task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
+        seed=seed, dry_run=dry_run,
+    )
+    con = console()
+    outcomes = run_tasks(registries(), opts, console=con)
+    if not dry_run:
+        print_outcomes(con, outcomes)
+
+
+@cli.command()
+@run_options
+def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
+          task_options: tuple[str, ...]) -> None:
+    """Re-score stored predictions without loading the model."""
+    from harness.runner import RunOptions, rescore
+
+    opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
+                      task_options=parse_pairs("-T", task_options))
+    con = console()
+    print_outcomes(con, rescore(registries(), opts))
+
+
+def print_outcomes(con: Any, outcomes: list[Any]) -> None:
+    for o in outcomes:
+        m = o.metrics or {}
+        headline = ", ".join(
+            f"{k}={v:.4f}" for k, v in list((m.get("scores") or {}).get("overall", {}).items())[:4]
+            if isinstance(v, int | float)
+        )
+        con.print(
+            f"[bold]{o.task}[/]: {m.get('answered', 0)}/{m.get('n', 0)} answered "
+            f"({o.cached} stored, {o.asked} asked, {o.failed} failed) {headline} -> {o.folder}"
+        )
+
+
+@cli.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Results folder.")
+def demo(output: Path) -> None:
+    """Run every built-in baseline on the three demo tasks and print a leaderboard.
+
+    Needs no download, no GPU and no model weights.
+    """
+    from harness.demo.run import run_demo
+
+    run_demo(registries(), output, console())
+
+
+def _attach_optional() -> None:
+    """Sub-commands that live in other packages; a missing one never breaks the CLI."""
+    import importlib
+
+    for module, attr, name in (
+        ("harness.datasets.cli", "data", "data"),
+        ("plugins.llava_convert", "convert_command", "convert"),
+        ("dataset_builder.cli", "cli", "build-dataset"),
+        ("leaderboards.cli", "leaderboard", "leaderboard"),
+        ("training.cli", "train", "train"),
+    ):
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        cli.add_command(command, name=name)
+
+
+_attach_optional()
+
+
+def main() -> None:
+    cli(prog_name="harness")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The built-in demo: a small synthetic dermatology-like dataset that needs no download."""

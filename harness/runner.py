@@ -1,0 +1,337 @@
+"""The runner: samples -> requests -> model (batched, resumable) -> predictions -> metrics.
+
+One call of ``run`` evaluates one model on one or more tasks. The model is
+built at most once, and only if some task still has unanswered samples.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import __version__
+from harness.errors import CapabilityError, HarnessError, UsageError
+from harness.fingerprint import CACHE_VERSION, digest
+from harness.plugins import Registries
+from harness.progress import Progress
+from harness.provenance import environment, now
+from harness.specs import ModelSpec
+from harness.store import ResultStore, atomic_write_json, read_json
+from harness.task import Task
+from harness.types import Prediction, Request, Sample
+
+MAX_ERROR_CHARS = 500
+MAX_LISTED_FAILURES = 50
+
+
+@dataclass
+class RunOptions:
+    model: str
+    tasks: Sequence[str]
+    output: Path = Path("results")
+    data_root: Path | None = None
+    model_path: str | None = None
+    device: str = "auto"
+    model_options: dict[str, str] = field(default_factory=dict)
+    task_options: dict[str, str] = field(default_factory=dict)
+    batch_size: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    dry_run: bool = False
+
+
+@dataclass
+class TaskRun:
+    """A task prepared for one model: its samples, requests and what is still to ask."""
+
+    task: Task
+    samples: list[Sample]
+    requests: list[Request]
+    fingerprints: list[str]
+    store: ResultStore
+    pending: list[int]  # indices into samples
+    cached: int
+
+
+@dataclass
+class TaskOutcome:
+    task: str
+    folder: Path
+    metrics: dict[str, Any] | None
+    asked: int
+    cached: int
+    failed: int
+
+
+def safe_name(name: str) -> str:
+    """A model or task name as a folder name (``openai:gpt-4o`` -> ``openai_gpt-4o``)."""
+    return re.sub(r"[^A-Za-z0-9._/+=,-]+", "_", name).strip("/")
+
+
+def results_folder(output: Path, task: str, model: str) -> Path:
+    return output / safe_name(task) / safe_name(model).replace("/", "_")
+
+
+def task_folder(task: Task) -> str:
+    """The task's results folder name: its name, plus any request-shaping non-default option."""
+    variant = getattr(task, "variant", lambda: "")()
+    return f"{task.name}+{variant}" if variant else task.name
+
+
+def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
+    """The requested model configuration; part of every request fingerprint."""
+    return {
+        "name": spec.name,
+        "checkpoint": opts.model_path or spec.checkpoint,
+        "options": dict(sorted(opts.model_options.items())),
+    }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import sys
+
+    if "torch" in sys.modules:  # never import torch just to seed it
+        sys.modules["torch"].manual_seed(seed)
+
+
+def build_task(registries: Registries, name: str, options: dict[str, str]) -> Task:
+    spec = registries.tasks.get(name)
+    try:
+        return spec.factory(**options)
+    except TypeError as exc:
+        raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
+
+
+def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None) -> TaskRun:
+    samples = task.load_samples(opts.data_root)
+    if opts.limit is not None:
+        samples = samples[: opts.limit]
+    seen: set[str] = set()
+    for s in samples:
+        if s.id in seen:
+            raise HarnessError(f"task '{task.name}': sample id '{s.id}' occurs twice")
+        seen.add(s.id)
+    task_fp = digest(task.config())
+    requests = [task.build_request(s) for s in samples]
+    fps = [
+        digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "request": r.to_dict()})
+        for r in requests
+    ]
+    store = ResultStore(results_folder(opts.output, task_folder(task), key["name"]), shard=shard)
+    stored = store.load()
+    pending = [i for i, fp in enumerate(fps) if fp not in stored or not stored[fp].ok]
+    return TaskRun(task, samples, requests, fps, store, pending, len(samples) - len(pending))
+
+
+def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[TaskOutcome]:
+    spec = registries.models.get(opts.model)
+    task_names: list[str] = []
+    for pattern in opts.tasks:
+        task_names += [t.name for t in registries.tasks.match(pattern)]
+    tasks = [build_task(registries, n, opts.task_options) for n in dict.fromkeys(task_names)]
+    for task in tasks:
+        if task.capability not in spec.capabilities:
+            raise CapabilityError(
+                f"task '{task.name}' needs a model that can {task.capability}, and model "
+                f"'{spec.name}' can only {', '.join(sorted(spec.capabilities)) or 'nothing'}"
+            )
+    key = model_key(spec, opts)
+    seed_everything(opts.seed)
+    runs = [prepare(t, key, opts) for t in tasks]
+    if opts.dry_run:
+        return [_dry_run(r, console) for r in runs]
+
+    model = None
+    outcomes: list[TaskOutcome] = []
+    started = now()
+    try:
+        for tr in runs:
+            tr.store.lock()
+            tr.store.load(repair=True)  # cut a torn last line before appending
+            if tr.pending and model is None:
+                model = _build_model(spec, opts)
+            asked = _ask(model, tr, opts, console) if tr.pending else 0
+            outcomes.append(finalize(tr, key, opts, model, started))
+            outcomes[-1].asked = asked
+            tr.store.close()
+    finally:
+        for tr in runs:
+            tr.store.close()
+        if model is not None and hasattr(model, "close"):
+            model.close()
+    return outcomes
+
+
+def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:
+    try:
+        return spec.factory(
+            model_path=opts.model_path, device=opts.device, seed=opts.seed, **opts.model_options
+        )
+    except TypeError as exc:
+        raise UsageError(f"model '{spec.name}' does not accept these options ({exc})") from None
+
+
+def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
+    batch_size = opts.batch_size or int(getattr(model, "batch_size_hint", 0) or 1)
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    label = f"{tr.task.name} · {getattr(model, 'name', '')}"
+    with Progress(console, label, total=len(tr.pending)) as bar:
+        for start in range(0, len(tr.pending), batch_size):
+            idx = tr.pending[start : start + batch_size]
+            preds = _ask_batch(model, tr, idx)
+            tr.store.append(preds)
+            bar.advance(len(idx), failed=sum(not p.ok for p in preds))
+    return len(tr.pending)
+
+
+def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
+    requests = [tr.requests[i] for i in idx]
+    t0 = time.perf_counter()
+    try:
+        outputs = tr.task.call(model, requests)
+        if len(outputs) != len(requests):
+            raise HarnessError(
+                f"model returned {len(outputs)} outputs for {len(requests)} requests"
+            )
+    except Exception as exc:
+        if len(idx) == 1:
+            outputs = [exc]
+        else:  # isolate the sample that broke the batch
+            return [p for i in idx for p in _ask_batch(model, tr, [i])]
+    per = (time.perf_counter() - t0) / len(idx)
+    if isinstance(outputs, np.ndarray):
+        ref = tr.store.save_array(tr.fingerprints[idx[0]], np.asarray(outputs, dtype=np.float32))
+        outputs = [{"array_file": ref, "row": r} for r in range(len(idx))]
+    preds = []
+    for i, out in zip(idx, outputs, strict=True):
+        sample = tr.samples[i]
+        pred = Prediction(id=sample.id, fingerprint=tr.fingerprints[i], seconds=per)
+        if isinstance(out, BaseException):
+            pred.error = f"{type(out).__name__}: {out}"[:MAX_ERROR_CHARS]
+        else:
+            pred.output = out
+            try:
+                pred.extra = tr.task.postprocess(sample, out)
+            except Exception as exc:
+                pred.error = f"postprocess failed: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        preds.append(pred)
+    return preds
+
+
+def finalize(
+    tr: TaskRun,
+    key: dict[str, Any],
+    opts: RunOptions,
+    model: Any,
+    started: str,
+    write_run: bool = True,
+) -> TaskOutcome:
+    """Score the stored predictions of this run's samples and write metrics.json and run.json."""
+    stored = tr.store.load()
+    by_id: dict[str, Prediction] = {}
+    for s, fp in zip(tr.samples, tr.fingerprints, strict=True):
+        if fp in stored:
+            pred = stored[fp]
+            if isinstance(pred.output, dict) and "array_file" in pred.output:
+                pred.output = tr.store.load_array_row(pred.output)
+            by_id[s.id] = pred
+    answered = [p for p in by_id.values() if p.ok]
+    failures = [{"id": p.id, "error": p.error} for p in by_id.values() if not p.ok]
+    missing = len(tr.samples) - len(by_id)
+    scores = tr.task.score(tr.samples, {i: p for i, p in by_id.items() if p.ok})
+    task_fp = digest(tr.task.config())
+    metrics = {
+        "task": tr.task.name,
+        "kind": tr.task.kind,
+        "dataset": tr.task.dataset,
+        "model": key["name"],
+        "n": len(tr.samples),
+        "answered": len(answered),
+        "failed": len(failures),
+        "missing": missing,
+        "coverage": len(answered) / len(tr.samples) if tr.samples else 0.0,
+        "failures": failures[:MAX_LISTED_FAILURES],
+        "scores": scores,
+        "limit": opts.limit,
+        "task_fingerprint": task_fp,
+        "model_key": key,
+        "harness_version": __version__,
+    }
+    atomic_write_json(tr.store.folder / "metrics.json", metrics)
+    if not write_run:
+        return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
+    previous = read_json(tr.store.folder / "run.json") or {}
+    identity = _identity(model) if model is not None else previous.get("model", {}).get("identity")
+    run_info = {
+        **environment(),
+        "seed": opts.seed,
+        "task": {"name": tr.task.name, "config": tr.task.config(), "fingerprint": task_fp,
+                 "folder": task_folder(tr.task)},
+        "decoding": tr.task.config().get("decoding"),
+        "model": {
+            **key, "model_path": opts.model_path, "device": opts.device, "identity": identity
+        },
+        "data_root": str(opts.data_root) if opts.data_root else None,
+        "batch_size": opts.batch_size,
+        "limit": opts.limit,
+        "started": started,
+        "ended": now(),
+        "counts": {"samples": len(tr.samples), "cached": tr.cached, "asked": len(tr.pending)},
+        "store": {"repaired_torn_lines": tr.store.repaired_lines, "bad_lines": tr.store.bad_lines},
+    }
+    atomic_write_json(tr.store.folder / "run.json", run_info)
+    return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
+
+
+def _identity(model: Any) -> Any:
+    try:
+        return model.identity()
+    except Exception as exc:  # identity is provenance; never lose the scores over it
+        return {"error": f"identity() failed: {exc}"}
+
+
+def _dry_run(tr: TaskRun, console: Any) -> TaskOutcome:
+    if console is not None:
+        console.print(
+            f"[bold]{tr.task.name}[/]: {len(tr.samples)} samples, {tr.cached} stored, "
+            f"{len(tr.pending)} to ask -> {tr.store.folder}"
+        )
+        if tr.requests:
+            console.print(f"  first prompt: {tr.requests[0].prompt!r}")
+    return TaskOutcome(tr.task.name, tr.store.folder, None, 0, tr.cached, 0)
+
+
+def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
+    """Re-score stored predictions without building the model (``harness score``)."""
+    spec = registries.models.get(opts.model)
+    outcomes = []
+    for pattern in opts.tasks:
+        for tspec in registries.tasks.match(pattern):
+            task = build_task(registries, tspec.name, opts.task_options)
+            folder = results_folder(opts.output, task_folder(task), spec.name)
+            previous = read_json(folder / "run.json")
+            if previous is None:
+                raise UsageError(
+                    f"no stored run of model '{spec.name}' on task '{task.name}' in {folder}"
+                )
+            key = {k: previous["model"][k] for k in ("name", "checkpoint", "options")}
+            data_root = opts.data_root or (
+                Path(previous["data_root"]) if previous.get("data_root") else None
+            )
+            run_opts = RunOptions(
+                **{**opts.__dict__, "limit": previous.get("limit"), "data_root": data_root}
+            )
+            tr = prepare(task, key, run_opts)
+            outcomes.append(finalize(tr, key, run_opts, None, previous["started"], write_run=False))
+    return outcomes
+

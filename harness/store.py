@@ -1,0 +1,185 @@
+"""The result store: append-only predictions.jsonl, a lock, atomic JSON files, feature sidecars.
+
+predictions.jsonl is the resume cache. Each line is written with one write()
+on a file opened in append mode and flushed, so a crash leaves at most one torn
+last line, which ``load`` detects and cuts off. A later line for the same
+fingerprint supersedes an earlier one (a failure retried and answered).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError, LockedError
+from harness.types import Prediction
+
+PREDICTIONS = "predictions.jsonl"
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write JSON to a temp file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=True, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path} is not valid JSON ({exc}); delete it to regenerate") from exc
+
+
+class ResultStore:
+    """One results folder: ``results/<task>/<model>/``."""
+
+    def __init__(self, folder: Path, shard: str | None = None) -> None:
+        self.folder = folder
+        self.shard = shard  # per-rank file name suffix in data-parallel runs
+        self.repaired_lines = 0
+        self.bad_lines: list[str] = []
+        self._lock_fh: Any = None
+        self._fh: Any = None
+        self._arrays: dict[str, np.ndarray] = {}
+
+    @property
+    def predictions_path(self) -> Path:
+        name = PREDICTIONS if self.shard is None else f"predictions.{self.shard}.jsonl"
+        return self.folder / name
+
+    # -- locking ---------------------------------------------------------------
+    def lock(self) -> None:
+        """Take an exclusive lock so two runs never interleave lines in one folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = ".lock" if self.shard is None else f".lock.{self.shard}"
+        fh = open(self.folder / name, "a+")  # noqa: SIM115 - held for the run's lifetime
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise LockedError(
+                f"results folder {self.folder} is in use by another run (pid {holder}); "
+                "wait for it to finish or use another --output"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    # -- reading ---------------------------------------------------------------
+    def prediction_files(self) -> list[Path]:
+        return sorted(self.folder.glob("predictions*.jsonl"))
+
+    def load(self, repair: bool = False) -> dict[str, Prediction]:
+        """All stored predictions by fingerprint (the last line for a fingerprint wins).
+
+        With ``repair`` a torn last line (a crash mid-write) is cut off the file.
+        """
+        latest: dict[str, Prediction] = {}
+        for path in self.prediction_files():
+            for pred in self._read_file(path, repair):
+                latest[pred.fingerprint] = pred
+        return latest
+
+    def _read_file(self, path: Path, repair: bool) -> Iterable[Prediction]:
+        data = path.read_bytes()
+        complete, _, tail = data.rpartition(b"\n")
+        if tail:  # bytes after the last newline: a write cut short by a crash
+            self.repaired_lines += 1
+            if repair:
+                with open(path, "r+b") as fh:
+                    fh.truncate(len(complete) + 1 if complete or data.startswith(b"\n") else 0)
+        out: list[Prediction] = []
+        if not complete and not data.startswith(b"\n"):
+            return out
+        for i, raw in enumerate(complete.split(b"\n")):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+                out.append(
+                    Prediction(
+                        id=str(rec["id"]),
+                        fingerprint=str(rec["fingerprint"]),
+                        output=rec.get("output"),
+                        error=rec.get("error"),
+                        seconds=float(rec.get("seconds", 0.0)),
+                        extra=rec.get("extra") or {},
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                # A complete but unreadable line was not written by us; keep it, report it.
+                self.bad_lines.append(f"{path.name} line {i + 1}")
+        return out
+
+    # -- writing ---------------------------------------------------------------
+    def append(self, preds: Iterable[Prediction]) -> None:
+        if self._fh is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.predictions_path, "a", encoding="utf-8")  # noqa: SIM115
+        chunk = "".join(
+            json.dumps(
+                {
+                    "id": p.id,
+                    "fingerprint": p.fingerprint,
+                    "output": p.output,
+                    "error": p.error,
+                    "seconds": round(p.seconds, 6),
+                    "extra": p.extra,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for p in preds
+        )
+        self._fh.write(chunk)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    # -- feature arrays (probe) ------------------------------------------------
+    def save_array(self, name: str, array: np.ndarray) -> str:
+        """Save a batch of features beside the predictions; returns the relative file name."""
+        rel = f"features/{name}.npy"
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, array)
+        os.replace(tmp, path)
+        return rel
+
+    def load_array_row(self, ref: dict[str, Any]) -> np.ndarray:
+        rel = ref["array_file"]
+        if rel not in self._arrays:
+            self._arrays[rel] = np.load(self.folder / rel, mmap_mode="r")
+        return np.asarray(self._arrays[rel][int(ref["row"])])

@@ -1,0 +1,231 @@
+"""Honest CPU baselines, registered like any other model plugin.
+
+None of them sees a test answer. The retrieval and frequency baselines look
+only at a *training* split (``-M vqa_index=...``, ``-M label_index=...``), the
+way a nearest-neighbour captioning baseline does; chance draws from the
+candidates it is offered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import hookimpl
+from harness.errors import UsageError
+from harness.model import Model
+from harness.specs import ModelSpec
+from harness.types import Request, Sample
+
+DEFAULT_VQA_INDEX = "demo-vqa"
+DEFAULT_LABEL_INDEX = "demo"
+
+
+class TrainingIndex:
+    """The training split of a registered dataset, loaded on first use."""
+
+    def __init__(self, dataset: str, root: str | None, split: str = "train") -> None:
+        self.dataset, self.root, self.split = dataset, root, split
+        self._samples: list[Sample] | None = None
+        self._features: np.ndarray | None = None
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._samples is None:
+            from harness.plugins import get_registries
+
+            spec = get_registries().datasets.get(self.dataset)
+            root = Path(self.root) if self.root else None
+            if spec.needs_data_root and root is None:
+                raise UsageError(
+                    f"baseline index dataset '{self.dataset}' needs -M index_root=DIR"
+                )
+            self._samples = list(spec.load(root, self.split))
+            if not self._samples:
+                raise UsageError(f"dataset '{self.dataset}' has no '{self.split}' samples")
+        return self._samples
+
+    @property
+    def features(self) -> np.ndarray:
+        if self._features is None:
+            from harness.image_features import features_for_files
+
+            feats = features_for_files([s.image for s in self.samples])
+            self._features = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+        return self._features
+
+
+def _options(name: str, given: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    unknown = set(given) - allowed
+    if unknown:
+        raise UsageError(
+            f"model '{name}' has no option {', '.join(sorted(unknown))} "
+            f"(options: {', '.join(sorted(allowed)) or 'none'})"
+        )
+    return given
+
+
+class ColourLBPEncoder(Model):
+    """Colour-histogram + LBP image features: the paper's modality features, as a probe encoder."""
+
+    name = "colour-lbp"
+    capabilities = frozenset({"encode_images"})
+
+    def identity(self) -> dict[str, Any]:
+        from harness import image_features as f
+
+        return {"name": self.name, "hist_bins": f.HIST_BINS, "lbp": f.LBP_SETTINGS,
+                "working_size": f.WORKING_SIZE}
+
+    def encode_images(self, images: Sequence[Path]) -> np.ndarray:
+        from harness.image_features import features_for_files
+
+        return features_for_files(images)
+
+
+
+class RetrievalBaseline(ColourLBPEncoder):
+    """Answers with the answer of the most similar training image (cosine over colour+LBP).
+
+    VQA: among training pairs with the same question, else among all pairs.
+    Classification (a request with ``choices``): the label of the nearest
+    training image whose label is one of the choices.
+    """
+
+    name = "knn-retrieval"
+    capabilities = frozenset({"generate", "encode_images"})
+
+    def __init__(self, vqa_index: str, label_index: str, index_root: str | None) -> None:
+        self.vqa = TrainingIndex(vqa_index, index_root)
+        self.labels = TrainingIndex(label_index, index_root)
+
+    def identity(self) -> dict[str, Any]:
+        return {**super().identity(), "name": self.name, "vqa_index": self.vqa.dataset,
+                "label_index": self.labels.dataset}
+
+    def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
+        from harness.image_features import features_for_files
+
+        query = features_for_files([r.images[0] for r in requests])
+        query /= np.linalg.norm(query, axis=1, keepdims=True)
+        answers: list[str | Exception] = []
+        for q, req in zip(query, requests, strict=True):
+            index = self.labels if req.choices else self.vqa
+            sims = index.features @ q
+            if req.choices:
+                allowed = np.array([s.label in req.choices for s in index.samples])
+            else:
+                allowed = np.array([s.question == req.prompt for s in index.samples])
+                if not allowed.any():
+                    allowed[:] = True
+            if not allowed.any():
+                answers.append(UsageError("no training image carries any of the offered labels"))
+                continue
+            best = int(np.argmax(np.where(allowed, sims, -np.inf)))
+            hit = index.samples[best]
+            answers.append(str(hit.label if req.choices else hit.answer))
+        return answers
+
+
+class FrequencyBaseline(Model):
+    """``majority``: the most frequent training answer (or label); ``chance``: a uniform draw."""
+
+    capabilities = frozenset({"generate"})
+
+    def __init__(self, name: str, vqa_index: str, label_index: str, index_root: str | None,
+                 seed: int) -> None:
+        self.name = name
+        self.seed = seed
+        self.vqa = TrainingIndex(vqa_index, index_root)
+        self.labels = TrainingIndex(label_index, index_root)
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "vqa_index": self.vqa.dataset,
+                "label_index": self.labels.dataset, "seed": self.seed}
+
+    def _rng(self, req: Request) -> np.random.Generator:
+        h = hashlib.sha256(f"{self.seed}:{req.sample_id}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(h[:8], "little"))
+
+    def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
+        out: list[str | Exception] = []
+        for req in requests:
+            if req.choices:
+                pool = [s.label for s in self.labels.samples if s.label in req.choices]
+                if self.name == "chance":
+                    out.append(str(req.choices[self._rng(req).integers(len(req.choices))]))
+                    continue
+            else:
+                pool = [s.answer for s in self.vqa.samples if s.question == req.prompt]
+                pool = pool or [s.answer for s in self.vqa.samples]
+            if not pool:
+                out.append(UsageError("the training index has nothing to answer from"))
+            elif self.name == "chance":
+                out.append(str(pool[self._rng(req).integers(len(pool))]))
+            else:
+                out.append(str(Counter(pool).most_common(1)[0][0]))
+        return out
+
+
+def _index_opts(name: str, kw: dict[str, Any]) -> dict[str, Any]:
+    opts = _options(name, kw, {"vqa_index", "label_index", "index_root"})
+    return {
+        "vqa_index": opts.get("vqa_index", DEFAULT_VQA_INDEX),
+        "label_index": opts.get("label_index", DEFAULT_LABEL_INDEX),
+        "index_root": opts.get("index_root"),
+    }
+
+
+def _common(kw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Drop the runner's standard keywords these CPU models do not use."""
+    kw.pop("model_path", None)
+    kw.pop("device", None)
+    return int(kw.pop("seed", 0)), kw
+
+
+def make_encoder(**kw: Any) -> ColourLBPEncoder:
+    _, rest = _common(kw)
+    _options("colour-lbp", rest, set())
+    return ColourLBPEncoder()
+
+
+def make_retrieval(**kw: Any) -> RetrievalBaseline:
+    _, rest = _common(kw)
+    return RetrievalBaseline(**_index_opts("knn-retrieval", rest))
+
+
+def make_frequency(name: str) -> Callable[..., FrequencyBaseline]:
+    def factory(**kw: Any) -> FrequencyBaseline:
+        seed, rest = _common(kw)
+        return FrequencyBaseline(name, seed=seed, **_index_opts(name, rest))
+
+    return factory
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(ModelSpec(
+        name="colour-lbp", factory=make_encoder, family="baseline",
+        capabilities=frozenset({"encode_images"}),
+        description="colour histogram + LBP features (probe baseline)",
+    ))
+    register(ModelSpec(
+        name="knn-retrieval", factory=make_retrieval, family="baseline",
+        capabilities=frozenset({"generate", "encode_images"}),
+        description="answer of the most similar training image (colour + LBP)",
+    ))
+    register(ModelSpec(
+        name="majority", factory=make_frequency("majority"), family="baseline",
+        capabilities=frozenset({"generate"}),
+        description="most frequent training answer / label",
+    ))
+    register(ModelSpec(
+        name="chance", factory=make_frequency("chance"), family="baseline",
+        capabilities=frozenset({"generate"}),
+        description="uniform draw among the candidates / training answers",
+    ))

@@ -1,0 +1,105 @@
+"""Helpers shared by the task plugins: dataset loading and option parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.specs import DatasetSpec
+from harness.types import DECODING_PRESETS, Decoding, Sample
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    from harness.plugins import get_registries
+
+    return get_registries().datasets.get(name)
+
+
+def load_split(spec: DatasetSpec, data_root: Path | None, split: str) -> list[Sample]:
+    if spec.needs_data_root:
+        if data_root is None:
+            raise UsageError(
+                f"dataset '{spec.name}' is read from disk: pass --data-root DIR "
+                f"(see `harness data check --data-root DIR {spec.name}`)"
+            )
+        if not data_root.is_dir():
+            raise UsageError(f"--data-root {data_root} is not a folder")
+    if split not in spec.splits:
+        raise UsageError(
+            f"dataset '{spec.name}' has no '{split}' split (it has {', '.join(spec.splits)})"
+        )
+    return list(spec.load(data_root, split))
+
+
+def as_int(task: str, key: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"task '{task}': option {key}={value!r} is not an integer") from None
+
+
+def as_bool(task: str, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    low = str(value).lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"task '{task}': option {key}={value!r} is not true/false")
+
+
+def as_choice(task: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(
+            f"task '{task}': option {key}={value!r} is not one of {', '.join(choices)}"
+        )
+    return str(value)
+
+
+def decoding_preset(task: str, name: str, max_new_tokens: Any = None) -> Decoding:
+    preset = DECODING_PRESETS.get(as_choice(task, "decoding", name, tuple(DECODING_PRESETS)))
+    assert preset is not None
+    if max_new_tokens is not None:
+        from dataclasses import replace
+
+        preset = replace(preset, max_new_tokens=as_int(task, "max_new_tokens", max_new_tokens))
+    return preset
+
+
+def group_values(samples: list[Sample], field: str) -> list[str | None]:
+    out: list[str | None] = []
+    for s in samples:
+        value = getattr(s, field, None) if field in ("modality", "split", "dataset") else None
+        if value is None:
+            value = s.meta.get(field)
+        out.append(None if value is None else str(value))
+    return out
+
+
+def group_fields(samples: list[Sample], candidates: tuple[str, ...]) -> dict[str, list[str | None]]:
+    """Grouping fields (modality, sex, age band, Fitzpatrick type...) that the samples record."""
+    groups = {}
+    for name in candidates:
+        values = group_values(samples, name) if name != "age_band" else age_bands(samples)
+        if any(v is not None for v in values):
+            groups[name] = values
+    return groups
+
+
+def age_bands(samples: list[Sample]) -> list[str | None]:
+    out: list[str | None] = []
+    for s in samples:
+        age = s.meta.get("age")
+        try:
+            a = float(age)
+        except (TypeError, ValueError):
+            out.append(None)
+            continue
+        lo = int(a // 20 * 20)
+        out.append(f"{lo}-{lo + 19}")
+    return out
+
+
+GROUP_FIELDS = ("modality", "sex", "age_band", "fitzpatrick")

@@ -1,0 +1,126 @@
+"""Open-ended VQA and image description (the paper's MM-Skin-O and MM-Skin-C protocols).
+
+Question + image go to the model; the free-text answer is scored against the
+reference with the registered VQA metrics, overall and per imaging modality.
+Decoding defaults to greedy; ``-T decoding=paper`` selects the reference
+script's sampling settings, and the run records which was used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import hookimpl
+from harness.specs import TaskSpec
+from harness.task import Task
+from harness.types import Prediction, Request, Sample
+from tasks.common import (
+    GROUP_FIELDS,
+    as_int,
+    dataset_spec,
+    decoding_preset,
+    group_fields,
+    load_split,
+)
+
+CAPTION_INSTRUCTION = "Describe the image."
+PROMPT_VERSION = 1
+
+
+class VqaTask(Task):
+    capability = "generate"
+
+    def __init__(
+        self,
+        name: str,
+        dataset: str,
+        kind: str = "vqa",
+        split: str = "test",
+        decoding: str = "greedy",
+        max_new_tokens: Any = None,
+        metrics: str | None = None,
+        bertscore_model: str | None = None,
+        bootstrap: Any = 1000,
+    ) -> None:
+        self.name, self.dataset, self.kind, self.split = name, dataset, kind, split
+        self.decoding = decoding_preset(name, decoding, max_new_tokens)
+        self.metric_names = metrics.split(",") if metrics else None
+        self.bertscore_model = bertscore_model
+        self.bootstrap = as_int(name, "bootstrap", bootstrap)
+
+    def metrics(self) -> list[str]:
+        if self.metric_names is not None:
+            return self.metric_names
+        from harness.metrics import default_vqa_metrics
+
+        return default_vqa_metrics(self.bertscore_model)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dataset": self.dataset,
+            "split": self.split,
+            "decoding": self.decoding.to_dict(),
+            "instruction": CAPTION_INSTRUCTION if self.kind == "caption" else None,
+            "prompt_version": PROMPT_VERSION,
+        }
+
+    def variant(self) -> str:
+        return "" if self.decoding.preset == "greedy" else f"decoding={self.decoding.preset}"
+
+    def scoring_config(self) -> dict[str, Any]:
+        return {"metrics": self.metrics(), "bertscore_model": self.bertscore_model,
+                "bootstrap": self.bootstrap}
+
+    def load_samples(self, data_root: Path | None) -> list[Sample]:
+        return load_split(dataset_spec(self.dataset), data_root, self.split)
+
+    def build_request(self, sample: Sample) -> Request:
+        prompt = CAPTION_INSTRUCTION if self.kind == "caption" else (sample.question or "")
+        images = (sample.image,) if sample.image is not None else ()
+        return Request(sample_id=sample.id, prompt=prompt, images=images, decoding=self.decoding)
+
+    def score(
+        self, samples: Sequence[Sample], predictions: dict[str, Prediction]
+    ) -> dict[str, Any]:
+        from harness.metrics import score_text
+
+        answered = [s for s in samples if s.id in predictions]
+        outputs = [str(predictions[s.id].output) for s in answered]
+        result = score_text(
+            outputs,
+            [s.answer or "" for s in answered],
+            self.metrics(),
+            groups=group_fields(answered, GROUP_FIELDS),
+            bootstrap=self.bootstrap,
+            strata=[s.modality or "unknown" for s in answered],
+            options={"bertscore_model": self.bertscore_model} if self.bertscore_model else None,
+        )
+        result["empty_answers"] = sum(1 for o in outputs if not o.strip())
+        result["scoring"] = self.scoring_config()
+        return result
+
+
+def _factory(name: str, dataset: str, kind: str) -> Callable[..., VqaTask]:
+    def make(**options: Any) -> VqaTask:
+        return VqaTask(name, dataset, kind=kind, **options)
+
+    return make
+
+
+TASKS = (
+    ("vqa/mm-skin", "mm-skin", "vqa", "MM-Skin-O open-ended VQA (5,452 test pairs)"),
+    ("caption/mm-skin", "mm-skin-caption", "caption", "MM-Skin-C image description"),
+    ("vqa/demo", "demo-vqa", "vqa", "open-ended VQA on the built-in synthetic demo set"),
+    ("caption/demo", "demo-caption", "caption", "image description on the demo set"),
+)
+
+
+@hookimpl
+def register_tasks(register: Callable[[TaskSpec], None]) -> None:
+    for name, dataset, kind, description in TASKS:
+        register(TaskSpec(name=name, factory=_factory(name, dataset, kind), kind=kind,
+                          dataset=dataset, capability="generate", description=description))
