@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,12 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         seen.add(s.id)
     task_fp = digest(task.config())
     requests = [task.build_request(s) for s in samples]
+    # Sampling presets draw with the run's seed, so a rerun with the same seed asks the same.
+    requests = [
+        replace(r, decoding=r.decoding.with_seed(opts.seed))
+        if r.decoding.do_sample and r.decoding.seed is None else r
+        for r in requests
+    ]
     fps = [
         digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "request": r.to_dict()})
         for r in requests

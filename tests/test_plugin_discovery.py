@@ -1,0 +1,93 @@
+"""Third-party plugins found through the `harness` entry-point group, installed for real."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import REPO, harness_env, run_harness
+
+EXAMPLE = REPO / "examples" / "harness-example-plugin"
+
+
+def pip_install_target(package: Path, target: Path) -> None:
+    """A real `pip install` of a plugin package into its own folder (not the shared venv)."""
+    src = target.parent / f"src-{package.name}"
+    shutil.copytree(package, src, dirs_exist_ok=True)  # keep build/ out of the source tree
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(src)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    pip_install_target(EXAMPLE, site)
+    broken = tmp_path_factory.mktemp("broken-src")
+    (broken / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "harness-broken-plugin"
+        version = "0.0.1"
+        [project.entry-points.harness]
+        broken = "harness_broken_plugin"
+        [tool.setuptools]
+        py-modules = ["harness_broken_plugin"]
+    """))
+    (broken / "harness_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
+    pip_install_target(broken, site)
+    return site
+
+
+def test_installed_plugin_is_discovered_and_runs(plugin_site: Path, tmp_path: Path) -> None:
+    env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
+    listed = run_harness("list", "models", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "mean-colour" in listed.stdout and "example" in listed.stdout
+    done = run_harness("run", "--model", "mean-colour", "--task", "vqa/demo", "--limit", "8",
+                       "-T", "bootstrap=0", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "results/vqa/demo/mean-colour/predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 8
+
+
+def test_broken_plugin_warns_once_and_everything_else_works(
+    plugin_site: Path, tmp_path: Path
+) -> None:
+    env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
+    listed = run_harness("list", "models", cwd=tmp_path, env=env)
+    assert listed.returncode == 0
+    warnings = [x for x in listed.stderr.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "'broken'" in warnings[0] and "a_module_that_does_not_exist" in warnings[0]
+    assert "colour-lbp" in listed.stdout and "mean-colour" in listed.stdout
+    assert "Traceback" not in listed.stderr
+
+
+@pytest.mark.parametrize("code", ["import harness", "import harness.cli",
+                                  "import harness.plugins; harness.plugins.get_registries()"])
+def test_import_does_not_load_torch_or_transformers(code: str) -> None:
+    heavy = "('torch', 'transformers')"
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=harness_env(), cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_does_not_load_torch(tmp_path: Path) -> None:
+    code = ("import sys\nfrom harness.cli import cli\n"
+            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=harness_env(), cwd=tmp_path, timeout=120)
+    assert "LOADED []" in out.stdout, out.stdout + out.stderr

@@ -1,0 +1,60 @@
+"""Prompt snapshots: the exact text and settings sent for one sample of each task.
+
+A change to a prompt changes every score; it must be deliberate. Regenerate with
+`UPDATE_SNAPSHOTS=1 pytest tests/test_prompts.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.plugins import get_registries
+
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts.json"
+TASKS = {
+    "vqa/demo": {},
+    "caption/demo": {},
+    "zeroshot/demo": {},
+    "zeroshot/demo+shuffle": {"shuffle": "true", "seed": "3"},
+    "zeroshot/demo+paper-decoding": {"decoding": "paper"},
+    "vqa/demo+paper-decoding": {"decoding": "paper"},
+    "probe/demo": {},
+}
+
+
+def current() -> dict[str, dict]:
+    regs = get_registries()
+    out = {}
+    for key, options in TASKS.items():
+        task = regs.tasks.get(key.split("+")[0]).factory(**options)
+        sample = task.load_samples(None)[-1]
+        req = task.build_request(sample)
+        out[key] = {
+            "sample": sample.id,
+            "prompt": req.prompt,
+            "choices": list(req.choices),
+            "decoding": req.decoding.to_dict(),
+            "images": [Path(p).name for p in req.images],
+        }
+    return out
+
+
+def test_prompts_match_snapshot() -> None:
+    now = current()
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.write_text(json.dumps(now, indent=2, sort_keys=True) + "\n")
+    if not SNAPSHOTS.exists():
+        pytest.fail(f"{SNAPSHOTS} is missing; create it with UPDATE_SNAPSHOTS=1")
+    assert now == json.loads(SNAPSHOTS.read_text())
+
+
+def test_zeroshot_prompt_is_the_papers_figure_5() -> None:
+    snap = json.loads(SNAPSHOTS.read_text())["zeroshot/demo"]
+    assert snap["prompt"] == (
+        "This is a skin lesion image. From the following categories: Basal Cell Carcinoma, "
+        "Melanoma, Nevus, Seborrheic Keratosis, which one is the diagnosis?"
+    )

@@ -1,0 +1,73 @@
+import pytest
+
+from harness.errors import DuplicateNameError, UnknownNameError
+from harness.plugins import collect, make_plugin_manager
+from harness.registry import Registry
+from harness.specs import ModelSpec
+
+
+def spec(name: str, plugin: str, aliases: tuple[str, ...] = ()) -> ModelSpec:
+    s = ModelSpec(name=name, factory=lambda **kw: None, aliases=aliases)
+    s.plugin = plugin
+    return s
+
+
+def test_duplicate_name_names_both_plugins() -> None:
+    reg: Registry[ModelSpec] = Registry("model")
+    reg.add(spec("llava", "plugin-a"))
+    with pytest.raises(DuplicateNameError) as exc:
+        reg.add(spec("llava", "plugin-b"))
+    assert "plugin-a" in str(exc.value) and "plugin-b" in str(exc.value)
+
+
+def test_alias_clash_is_a_duplicate() -> None:
+    reg: Registry[ModelSpec] = Registry("model")
+    reg.add(spec("skinvl-pubmm", "a", aliases=("skinvl",)))
+    with pytest.raises(DuplicateNameError):
+        reg.add(spec("skinvl", "b"))
+
+
+def test_unknown_name_suggests_close_ones() -> None:
+    reg: Registry[ModelSpec] = Registry("model")
+    reg.add(spec("skinvl-pubmm", "a"))
+    reg.add(spec("skinvl-mm", "a"))
+    with pytest.raises(UnknownNameError) as exc:
+        reg.get("skinvl-pubm")
+    assert "did you mean 'skinvl-pubmm'" in str(exc.value)
+    with pytest.raises(UnknownNameError) as exc:
+        reg.get("gpt-9")
+    assert "harness list models" in str(exc.value)
+
+
+def test_alias_and_glob_resolution() -> None:
+    reg: Registry[ModelSpec] = Registry("model")
+    reg.add(spec("zeroshot/ham10000", "t", aliases=("zs-ham",)))
+    reg.add(spec("zeroshot/patch16", "t"))
+    reg.add(spec("probe/ham10000", "t"))
+    assert reg.get("zs-ham").name == "zeroshot/ham10000"
+    assert [s.name for s in reg.match("zeroshot/*")] == ["zeroshot/ham10000", "zeroshot/patch16"]
+    with pytest.raises(UnknownNameError):
+        reg.match("caption/*")
+
+
+def test_builtins_register_through_the_hooks() -> None:
+    pm, warnings = make_plugin_manager(entry_points=False)
+    regs = collect(pm, warnings)
+    assert regs.models.get("colour-lbp").plugin == "plugins.baselines"
+    assert regs.tasks.get("zeroshot/demo").plugin == "tasks.zeroshot"
+    assert regs.datasets.get("demo").plugin == "harness.demo.plugin"
+
+
+def test_a_plugin_failing_in_its_hook_is_skipped_with_a_warning() -> None:
+    from harness import hookimpl
+
+    class Broken:
+        @hookimpl
+        def register_models(self, register):  # noqa: ANN001
+            raise RuntimeError("boom")
+
+    pm, warnings = make_plugin_manager(entry_points=False)
+    pm.register(Broken(), name="broken-plugin")
+    regs = collect(pm, warnings)
+    assert any("broken-plugin" in w and "boom" in w for w in regs.warnings)
+    assert "colour-lbp" in regs.models
