@@ -135,7 +135,7 @@ def match_sound(
     taken = [False] * len(text)
     mentions: list[tuple[int, int, str, str]] = []
     for phrase, cls, kind in surface_forms(classes, extra):
-        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
+        for m in re.finditer(rf"(?<![a-z0-9\-]){re.escape(phrase)}(?![a-z0-9\-])", text):
             if any(taken[m.start() : m.end()]):
                 continue  # inside a longer mention already found
             for i in range(m.start(), m.end()):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -29,3 +33,39 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+EXAMPLE = REPO / "examples" / "harness-example-plugin"
+
+
+def pip_install_target(package: Path, target: Path) -> None:
+    """A real `pip install` of a plugin package into its own folder (not the shared venv)."""
+    src = target.parent / f"src-{package.name}"
+    shutil.copytree(package, src, dirs_exist_ok=True)  # keep build/ out of the source tree
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(src)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    pip_install_target(EXAMPLE, site)
+    broken = tmp_path_factory.mktemp("broken-src")
+    (broken / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "harness-broken-plugin"
+        version = "0.0.1"
+        [project.entry-points.harness]
+        broken = "harness_broken_plugin"
+        [tool.setuptools]
+        py-modules = ["harness_broken_plugin"]
+    """))
+    (broken / "harness_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
+    pip_install_target(broken, site)
+    return site
