@@ -11,6 +11,7 @@ on the same model and images does no model work.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ class ProbeTask(Task):
         out.update({k: v for k, v in out["splits"]["test"].items() if k != "groups"} | {
             "groups": out["splits"]["test"].get("groups", {})})
         out["sizes"] = {k: len(v) for k, v in by_split.items()}
+        out["label_counts"] = dict(Counter(s.label or "" for s in samples if s.split == "test"))
         return out
 
 

@@ -161,6 +161,8 @@ class ZeroShotTask(Task):
         hows = Counter(e.get("how", "none") for e in extras)
         n = max(len(extras), 1)
         result["match_counts"] = dict(hows)
+        # The test split's label distribution, for majority/chance baseline rows.
+        result["label_counts"] = dict(Counter(s.label or "" for s in samples))
         result["unmatched_rate"] = sum(hows[h] for h in ("none", "negated")) / n
         result["ambiguous_rate"] = hows["ambiguous"] / n
         result["unmatched_examples"] = [
