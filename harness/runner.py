@@ -152,29 +152,72 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
             )
     key = model_key(spec, opts)
     seed_everything(opts.seed)
-    runs = [prepare(t, key, opts) for t in tasks]
     if opts.dry_run:
-        return [_dry_run(r, console) for r in runs]
+        return [_dry_run(prepare(t, key, opts), console) for t in tasks]
 
+    dist = detect_distributed()
+    if dist is not None:
+        opts = RunOptions(**{**opts.__dict__, "device": dist.device(opts.device)})
+        if dist.rank != 0:
+            console = None  # one progress display, from rank 0
     model = None
     outcomes: list[TaskOutcome] = []
     started = now()
     try:
-        for tr in runs:
+        for task in tasks:
+            tr = prepare(task, key, opts, shard=dist.shard if dist else None)
             tr.store.lock()
-            tr.store.load(repair=True)  # cut a torn last line before appending
+            if dist is None:  # shards left by a data-parallel run that was stopped
+                from harness.distributed import merge_shards
+
+                merge_shards(tr.store.folder)
+            refresh_pending(tr, dist)
+            if dist is not None:
+                dist.barrier()  # every rank has read the same missing set before anyone writes
             if tr.pending and model is None:
                 model = _build_model(spec, opts)
             asked = _ask(model, tr, opts, console) if tr.pending else 0
-            outcomes.append(finalize(tr, key, opts, model, started))
-            outcomes[-1].asked = asked
             tr.store.close()
+            if dist is not None:
+                dist.barrier()  # every rank's share is on disk
+                if dist.rank != 0:
+                    outcomes.append(TaskOutcome(task.name, tr.store.folder, None, asked, 0, 0))
+                    continue
+                from harness.distributed import merge_shards
+
+                tr = prepare(task, key, opts)
+                tr.store.lock()
+                merge_shards(tr.store.folder)
+                refresh_pending(tr, None)
+                tr.store.close()
+            outcome = finalize(tr, key, opts, model, started)
+            outcome.asked = asked
+            outcomes.append(outcome)
     finally:
-        for tr in runs:
-            tr.store.close()
         if model is not None and hasattr(model, "close"):
             model.close()
+        if dist is not None:
+            dist.close()
     return outcomes
+
+
+def detect_distributed() -> Any:
+    from harness.distributed import detect
+
+    return detect()
+
+
+def refresh_pending(tr: TaskRun, dist: Any) -> None:
+    """What is still to ask, read under the lock (cutting a torn last line first).
+
+    In a data-parallel run every rank sees the same missing set and takes every
+    world-th item of it, so shares never overlap and any process count resumes.
+    """
+    stored = tr.store.load(repair=True)
+    pending = [i for i, fp in enumerate(tr.fingerprints)
+               if fp not in stored or not stored[fp].ok]
+    tr.cached = len(tr.samples) - len(pending)
+    tr.pending = pending[dist.rank :: dist.world] if dist is not None else pending
 
 
 def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:

@@ -57,7 +57,7 @@ class ResultStore:
         self.shard = shard  # per-rank file name suffix in data-parallel runs
         self.repaired_lines = 0
         self.bad_lines: list[str] = []
-        self._lock_fh: Any = None
+        self._locks: list[Any] = []
         self._fh: Any = None
         self._arrays: dict[str, np.ndarray] = {}
 
@@ -68,34 +68,46 @@ class ResultStore:
 
     # -- locking ---------------------------------------------------------------
     def lock(self) -> None:
-        """Take an exclusive lock so two runs never interleave lines in one folder."""
+        """Lock the folder so two runs never interleave lines or merge under each other.
+
+        A plain run holds ``.lock`` exclusively. A rank of a data-parallel run
+        holds ``.lock`` shared (its siblings run beside it) and its own
+        ``.lock.rankN`` exclusively; a plain run on the folder then waits its turn.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = ".lock" if self.shard is None else f".lock.{self.shard}"
-        fh = open(self.folder / name, "a+")  # noqa: SIM115 - held for the run's lifetime
+        mode = fcntl.LOCK_EX if self.shard is None else fcntl.LOCK_SH
+        self._locks.append(self._take(self.folder / ".lock", mode))
+        if self.shard is not None:
+            self._locks.append(self._take(self.folder / f".lock.{self.shard}", fcntl.LOCK_EX))
+
+    def _take(self, path: Path, mode: int) -> Any:
+        fh = open(path, "a+")  # noqa: SIM115 - held for the run's lifetime
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh.fileno(), mode | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
+            self.close()
             raise LockedError(
                 f"results folder {self.folder} is in use by another run (pid {holder}); "
                 "wait for it to finish or use another --output"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._lock_fh = fh
+        if mode == fcntl.LOCK_EX:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        return fh
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-        if self._lock_fh is not None:
-            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
-            self._lock_fh.close()
-            self._lock_fh = None
+        while self._locks:
+            fh = self._locks.pop()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
 
     # -- reading ---------------------------------------------------------------
     def prediction_files(self) -> list[Path]:
@@ -104,11 +116,12 @@ class ResultStore:
     def load(self, repair: bool = False) -> dict[str, Prediction]:
         """All stored predictions by fingerprint (the last line for a fingerprint wins).
 
-        With ``repair`` a torn last line (a crash mid-write) is cut off the file.
+        With ``repair`` a torn last line (a crash mid-write) is cut off this store's own
+        file; other ranks' shards are only read, never cut, since they may be mid-write.
         """
         latest: dict[str, Prediction] = {}
         for path in self.prediction_files():
-            for pred in self._read_file(path, repair):
+            for pred in self._read_file(path, repair and path == self.predictions_path):
                 latest[pred.fingerprint] = pred
         return latest
 
@@ -148,6 +161,13 @@ class ResultStore:
         if self._fh is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.predictions_path, "a", encoding="utf-8")  # noqa: SIM115
+        self.write_lines(self._fh, preds)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    @staticmethod
+    def write_lines(fh: Any, preds: Iterable[Prediction]) -> None:
+        """All lines in one write() call, so a crash tears at most the last line."""
         chunk = "".join(
             json.dumps(
                 {
@@ -163,9 +183,7 @@ class ResultStore:
             + "\n"
             for p in preds
         )
-        self._fh.write(chunk)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        fh.write(chunk)
 
     # -- feature arrays (probe) ------------------------------------------------
     def save_array(self, name: str, array: np.ndarray) -> str:
