@@ -39,10 +39,9 @@ def colour_lbp_features(image: np.ndarray) -> np.ndarray:
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image
+    from harness.images import open_rgb
 
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    return np.asarray(open_rgb(path))
 
 
 def features_for_files(paths: Sequence[Path]) -> np.ndarray:
