@@ -1,0 +1,5 @@
+"""Counters the reliability tests fill in and the summary prints (see conftest.py)."""
+
+from collections import Counter
+
+COUNTS: Counter[str] = Counter()
