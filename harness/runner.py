@@ -18,7 +18,7 @@ import numpy as np
 
 from harness import __version__
 from harness.errors import CapabilityError, HarnessError, UsageError
-from harness.fingerprint import CACHE_VERSION, digest
+from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.plugins import Registries
 from harness.progress import Progress
 from harness.provenance import environment, now
@@ -111,10 +111,31 @@ def build_task(registries: Registries, name: str, options: dict[str, str]) -> Ta
         raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
 
 
+def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]:
+    """A request as fingerprinted: images by their path under the data root and their size.
+
+    Moving the data root, or copying it to another machine, keeps the stored
+    answers valid; replacing an image with another file changes its size and
+    re-asks that sample.
+    """
+    out = request.to_dict()
+    images = []
+    for path in request.images:
+        p = Path(path)
+        try:
+            name = str(p.resolve().relative_to(data_root.resolve())) if data_root else p.name
+        except ValueError:
+            name = str(p)
+        stamp = file_stamp(p)
+        images.append({"path": name, "size": stamp.get("size")})
+    out["images"] = images
+    return out
+
+
 def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None) -> TaskRun:
     samples = task.load_samples(opts.data_root)
     if opts.limit is not None:
-        samples = samples[: opts.limit]
+        samples = task.select(samples, opts.limit)
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
@@ -129,7 +150,8 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         for r in requests
     ]
     fps = [
-        digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "request": r.to_dict()})
+        digest({"v": CACHE_VERSION, "task": task_fp, "model": key,
+                "request": request_identity(r, opts.data_root)})
         for r in requests
     ]
     store = ResultStore(results_folder(opts.output, task_folder(task), key["name"]), shard=shard)
@@ -320,7 +342,16 @@ def finalize(
     if not write_run:
         return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
     previous = read_json(tr.store.folder / "run.json") or {}
-    identity = _identity(model) if model is not None else previous.get("model", {}).get("identity")
+    old_identity = previous.get("model", {}).get("identity")
+    identity = _identity(model) if model is not None else old_identity
+    if old_identity is not None and identity != old_identity and tr.cached:
+        # Stored answers came from a model that identifies differently (other weights at
+        # the same path, another revision): say so where the numbers are read.
+        metrics["warnings"] = [
+            "stored predictions were made by a model whose identity differs from this run's; "
+            "see run.json model.previous_identity"
+        ]
+        atomic_write_json(tr.store.folder / "metrics.json", metrics)
     run_info = {
         **environment(),
         "seed": opts.seed,
@@ -328,7 +359,8 @@ def finalize(
                  "folder": task_folder(tr.task)},
         "decoding": tr.task.config().get("decoding"),
         "model": {
-            **key, "model_path": opts.model_path, "device": opts.device, "identity": identity
+            **key, "model_path": opts.model_path, "device": opts.device, "identity": identity,
+            "previous_identity": old_identity if old_identity != identity else None,
         },
         "data_root": str(opts.data_root) if opts.data_root else None,
         "batch_size": opts.batch_size,

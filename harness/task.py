@@ -26,6 +26,10 @@ class Task:
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         raise NotImplementedError
 
+    def select(self, samples: list[Sample], limit: int) -> list[Sample]:
+        """The samples kept by ``--limit N`` (default: the first N)."""
+        return samples[:limit]
+
     def build_request(self, sample: Sample) -> Request:
         raise NotImplementedError
 

@@ -87,6 +87,13 @@ class ProbeTask(Task):
             )
         return samples
 
+    def select(self, samples: list[Sample], limit: int) -> list[Sample]:
+        """``--limit N`` keeps the first N of each split, so a quick probe still has all three."""
+        out: list[Sample] = []
+        for split in ("train", "val", "test"):
+            out += [s for s in samples if s.split == split][:limit]
+        return out
+
     def _keep(self, sample: Sample) -> bool:
         h = hashlib.sha256(f"{self.seed}:{sample.id}".encode()).digest()
         return int.from_bytes(h[:8], "little") / 2**64 < (self.subsample or 1.0)
