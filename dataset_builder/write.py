@@ -1,0 +1,118 @@
+"""Stage 7, write: the MM-Skin layout the harness's dataset adapter reads, and its statistics.
+
+    <out>/MM-Skin/images/<file>
+    <out>/MM-Skin/Dataframe/{train,test}/vqa/MM-Skin_{split}.csv      image,question,answer,modality
+    <out>/MM-Skin/Dataframe/{train,test}/caption/MM-Skin_{split}.csv  image,caption,modality,age,sex
+    <out>/MM-Skin/metadata.csv      image,modality,age,sex,caption,source_pdf,page,figure,panel
+    <out>/MM-Skin/split.csv         image,split,source_pdf,figure (how the split was made)
+    <out>/MM-Skin/stats.json, stats.md
+
+``image`` is relative to ``<out>/MM-Skin``. The split is by source figure (all panels of one
+figure on the same side), decided by a seeded hash of (PDF, figure) so adding a book does not
+move the figures already placed. Pages are 1-based in ``metadata.csv``, as printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+from .align import all_pairs
+from .modality import read_verified
+from .records import read_jsonl, write_atomic
+from .stats import dataset_stats, stats_markdown
+from .vqa_gen import latest
+
+
+def split_of(pdf_id: str, figure: str, seed: int, test_fraction: float) -> str:
+    h = hashlib.sha256(f"{seed}:{pdf_id}:{figure}".encode()).digest()
+    return "test" if int.from_bytes(h[:8], "big") / 2**64 < test_fraction else "train"
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: "" if r.get(c) is None else r.get(c) for c in columns})
+    return buf.getvalue()
+
+
+def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
+              include_review: bool = True) -> dict[str, Any]:
+    if not 0 <= test_fraction <= 1:
+        raise UsageError(f"test fraction {test_fraction} is not between 0 and 1.")
+    pairs = all_pairs(work)
+    if not pairs:
+        raise UsageError(f"no aligned pairs under {work}; run the extract and align stages first.")
+    mod = {r["id"]: r for r in read_jsonl(work / "modality" / "modality.jsonl")}
+    verified = read_verified(work)
+    demo = {r["id"]: r for r in read_jsonl(work / "demographics" / "demographics.jsonl")}
+    decisions = {r["id"]: r for r in read_jsonl(work / "filter" / "decisions.jsonl")}
+    vqa = latest(work)
+    root = out / "MM-Skin"
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    excluded: Counter[str] = Counter()
+    captions, qa, meta, splits = [], [], [], []
+    for p in pairs:
+        pid = p["id"]
+        dec = decisions.get(pid, {}).get("decision")
+        if dec is None:
+            excluded["not filtered yet"] += 1
+            continue
+        if dec == "drop" or (dec == "review" and not include_review):
+            excluded[f"filter: {dec}"] += 1
+            continue
+        modality = verified.get(pid) or mod.get(pid, {}).get("modality")
+        if not modality:
+            excluded["no modality"] += 1
+            continue
+        src = work / p["image"]
+        name = f"{pid}{src.suffix}"
+        dst = root / "images" / name
+        if not dst.exists():
+            shutil.copyfile(src, dst)
+        d = demo.get(pid, {})
+        image = f"images/{name}"
+        split = split_of(p["pdf_id"], p["figure"], seed, test_fraction)
+        row = {"image": image, "caption": p["text"], "modality": modality, "age": d.get("age"),
+               "sex": d.get("sex"), "split": split}
+        captions.append(row)
+        meta.append({**row, "source_pdf": Path(p["pdf"]).name, "page": p["page"] + 1,
+                     "figure": p["figure"], "panel": p["label"] or p["panel"]})
+        splits.append({"image": image, "split": split, "source_pdf": Path(p["pdf"]).name,
+                       "figure": p["figure"]})
+        v = vqa.get(pid)
+        if v is None:
+            excluded["no QA yet (captions only)"] += 1
+        elif v["status"] != "ok":
+            excluded["QA generation failed (captions only)"] += 1
+        else:
+            qa += [{"image": image, "question": t["q"], "answer": t["a"], "modality": modality,
+                    "split": split} for t in v["turns"]]
+    for split in ("train", "test"):
+        base = root / "Dataframe" / split
+        write_atomic(base / "vqa" / f"MM-Skin_{split}.csv",
+                     _csv([r for r in qa if r["split"] == split],
+                          ["image", "question", "answer", "modality"]))
+        write_atomic(base / "caption" / f"MM-Skin_{split}.csv",
+                     _csv([r for r in captions if r["split"] == split],
+                          ["image", "caption", "modality", "age", "sex"]))
+    write_atomic(root / "metadata.csv", _csv(meta, ["image", "modality", "age", "sex", "caption",
+                                                     "source_pdf", "page", "figure", "panel"]))
+    write_atomic(root / "split.csv", _csv(splits, ["image", "split", "source_pdf", "figure"]))
+    stats = dataset_stats(captions, qa)
+    stats["excluded"] = dict(excluded)
+    stats["split"] = {"seed": seed, "test_fraction": test_fraction, "unit": "source figure",
+                      "images": dict(Counter(r["split"] for r in captions))}
+    write_atomic(root / "stats.json", json.dumps(stats, indent=2))
+    write_atomic(root / "stats.md", stats_markdown(stats))
+    return stats
