@@ -35,7 +35,7 @@ def text_stats(texts: list[str]) -> dict[str, Any]:
 
 
 def dataset_stats(captions: list[dict[str, Any]], qa: list[dict[str, Any]]) -> dict[str, Any]:
-    """``captions``: one row per image (image, caption, modality, age, sex); ``qa``: one per turn."""
+    """``captions``: one row per image (image, caption, modality, age, sex); ``qa``: per turn."""
     table: dict[str, dict[str, int]] = {}
     qa_per_image = Counter(r["image"] for r in qa)
     mods = sorted({r["modality"] for r in captions})
@@ -66,8 +66,9 @@ def stats_markdown(s: dict[str, Any]) -> str:
         lines.append(f"| {m} | {r['images']} | {r['image_text_pairs']} | {r['qa_pairs']} | "
                      f"{r['gender']} | {r['age']} |")
     lines += ["", "## Figure 3(c): text", "",
-              "| Text | Count | Avg. length (words) | Vocabulary | Herdan's C (paper: \\|V\\|/ln N) "
-              "| Herdan's C (ln \\|V\\|/ln N) |", "|---|---:|---:|---:|---:|---:|"]
+              "| Text | Count | Avg. length (words) | Vocabulary "
+              "| Herdan's C (paper: \\|V\\|/ln N) | Herdan's C (ln \\|V\\|/ln N) |",
+              "|---|---:|---:|---:|---:|---:|"]
     for k, r in s["text"].items():
         lines.append(f"| {k} | {r['count']} | {r['avg_length_words']} | {r['vocabulary']} | "
                      f"{r['herdan_c_paper']} | {r['herdan_c']} |")
