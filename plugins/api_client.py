@@ -1,0 +1,408 @@
+"""What every API model plugin shares: options, limits, retries, timeouts and secret hygiene.
+
+One ``ApiCaller`` per model sends each attempt through, in order:
+
+1. a concurrency cap (``asyncio.Semaphore``; a sample waiting out its backoff holds no slot),
+2. a requests-per-minute cap (evenly spaced starts, shared by all batches and all retries,
+   paused for every request when the server answers 429 with ``Retry-After``),
+3. a per-attempt wall-clock timeout (``asyncio.timeout``: it also catches a server that
+   trickles bytes, which a socket read timeout does not).
+
+Retries use tenacity (already installed as a dependency of google-genai): at most
+``max_retries`` retries per sample, exponential backoff with full jitter, or the
+server's ``Retry-After`` when it gives one. The SDKs' own retries are switched
+off so that every attempt passes the limits above and the retry count is exact:
+the openai client's retries bypass any rate limit of ours and it would not retry
+a malformed body; google-genai's are configured differently again.
+
+Calls run on one private event loop in a background thread that lives as long
+as the model, so the HTTP connection pool, the limiter's clock and the SDK
+clients survive from one batch to the next.
+
+Secrets: the key lives only inside the SDK client. Every failure leaves as a
+fresh ``ApiError`` whose message has the key scrubbed out and that carries no
+chained exception (SDK exceptions hold the request, whose headers hold the key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from harness.errors import UsageError
+
+T = TypeVar("T")
+Call = Callable[[], Awaitable[str]]  # one attempt at one sample's request
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+NO_KEY = "none"  # -M api_key_env=none: a local server that checks no key
+MAX_MESSAGE_CHARS = 300
+
+
+class ApiError(Exception):
+    """One failed attempt (or, returned from ``generate``, a sample that failed for good)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+        self.fatal = fatal  # the key was refused: no further request can succeed
+
+
+# -- options -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Transport settings; none of them changes what the model answers."""
+
+    concurrency: int = 8
+    rpm: float = 0.0  # requests per minute, 0 = no limit
+    timeout: float = 60.0  # seconds per attempt
+    max_retries: int = 4  # retries after the first attempt
+    backoff: float = 1.0  # ceiling of the first backoff, doubled per retry (full jitter)
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0  # a longer Retry-After fails the sample: rerun later
+
+
+def _int(minimum: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        number = int(value) if not isinstance(value, bool) else None
+        if number is None or number < minimum:
+            raise ValueError(f"an integer of at least {minimum}")
+        return number
+
+    convert.__doc__ = f"an integer of at least {minimum}"
+    return convert
+
+
+def _float(minimum: float, strict: bool = False) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        number = float(value)
+        if not math.isfinite(number) or number < minimum or (strict and number == minimum):
+            raise ValueError
+        return number
+
+    convert.__doc__ = f"a number {'above' if strict else 'of at least'} {minimum:g}"
+    return convert
+
+
+def _bool(value: Any) -> bool:
+    """true or false"""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
+def _text(value: Any) -> str:
+    """a non-empty text"""
+    text = str(value).strip()
+    if not text:
+        raise ValueError
+    return text
+
+
+# Options every API model takes; plugins add their own.
+TRANSPORT_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "concurrency": _int(1),
+    "rpm": _float(0.0),
+    "timeout": _float(0.0, strict=True),
+    "max_retries": _int(0),
+    "backoff": _float(0.0),
+    "backoff_max": _float(0.0),
+    "retry_after_max": _float(0.0),
+}
+KEY_OPTIONS = ("api_key", "key", "token", "api_token")
+as_int, as_float, as_bool, as_text = _int, _float, _bool, _text
+
+
+def parse_options(
+    model: str, given: dict[str, Any], schema: dict[str, Callable[[Any], Any]]
+) -> dict[str, Any]:
+    """Typed options, or UsageError naming the option (never echoing a would-be key)."""
+    for name in given:
+        if name.lower() in KEY_OPTIONS:
+            raise UsageError(
+                f"model '{model}' takes its API key only from an environment variable, never "
+                "as an option (options are stored in run.json): name it with -M api_key_env=NAME"
+            )
+    unknown = sorted(set(given) - set(schema))
+    if unknown:
+        raise UsageError(
+            f"model '{model}' has no option {', '.join(unknown)} "
+            f"(options: {', '.join(sorted(schema))})"
+        )
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        convert = schema[name]
+        try:
+            out[name] = convert(value)
+        except (TypeError, ValueError):
+            expected = (convert.__doc__ or "a valid value").strip()
+            raise UsageError(
+                f"model '{model}' option {name} must be {expected}, got {str(value)!r}"
+            ) from None
+    return out
+
+
+def split_settings(options: dict[str, Any]) -> tuple[ApiSettings, dict[str, Any]]:
+    transport = {k: v for k, v in options.items() if k in TRANSPORT_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in TRANSPORT_OPTIONS}
+    return ApiSettings(**transport), rest
+
+
+def read_key(model: str, env_name: str) -> str | None:
+    """The API key from the environment variable the user named (None for ``none``)."""
+    if env_name.lower() == NO_KEY:
+        return None
+    if not ENV_NAME.match(env_name):
+        # Never echo it: a user may have pasted the key itself here.
+        raise UsageError(
+            f"model '{model}' option api_key_env must name an environment variable "
+            "(capital letters, digits and underscores), not hold the key itself"
+        )
+    key = os.environ.get(env_name, "").strip()
+    if not key:
+        raise UsageError(
+            f"model '{model}' reads its API key from the environment variable {env_name}, "
+            "which is not set (or name another with -M api_key_env=NAME)"
+        )
+    return key
+
+
+def reject_model_path(model: str, model_path: str | None) -> None:
+    if model_path:
+        raise UsageError(
+            f"model '{model}' is an API model and takes no --model-path; "
+            "choose the served model with -M model_id=ID"
+        )
+
+
+# -- secret hygiene ------------------------------------------------------------------------
+
+
+def scrub(text: str, secrets: Sequence[str | None]) -> str:
+    """``text`` with every secret replaced, cut to a readable length."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, ``Retry-After`` seconds or date."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            return max(0.0, parsed.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """A connection that failed or broke (any HTTP library): worth another attempt."""
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+        return True
+    for cls in type(exc).__mro__:
+        module = cls.__module__.split(".")[0]
+        if module in ("httpx", "httpx2", "httpcore", "httpcore2", "aiohttp", "h11", "anyio"):
+            return True
+    return False
+
+
+# -- limits --------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Request starts spaced 60/rpm seconds apart: at most ``rpm`` in any 60-second window.
+
+    Evenly spaced, with no burst allowance, so the limit holds over any window a
+    provider measures. ``hold`` pauses every start (a 429 with Retry-After).
+    """
+
+    def __init__(self, rpm: float) -> None:
+        self.interval = 60.0 / rpm if rpm > 0 else 0.0
+        self._next = 0.0
+        self._held_until = 0.0
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            if now < self._held_until:
+                await asyncio.sleep(self._held_until - now)
+                continue
+            slot = max(now, self._next)
+            self._next = slot + self.interval  # reserved before awaiting: no two share a slot
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if time.monotonic() >= self._held_until:
+                return
+
+    def hold(self, seconds: float) -> None:
+        self._held_until = max(self._held_until, time.monotonic() + seconds)
+
+
+class EventLoopThread:
+    """A private asyncio loop in a daemon thread; ``run`` blocks the caller until a result."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # Ctrl-C in the caller: stop the in-flight requests too
+            raise
+
+    def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
+        if self.loop.is_closed():
+            return
+        if final is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(final, self.loop).result(timeout=10)
+            except Exception:  # closing must never raise over the results
+                pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+# -- the caller ----------------------------------------------------------------------------
+
+
+class ApiCaller:
+    """Runs a batch of per-sample calls under the limits, with retries; never raises per sample."""
+
+    def __init__(self, settings: ApiSettings, secrets: Sequence[str | None], seed: int = 0,
+                 name: str = "api") -> None:
+        self.settings = settings
+        self._secrets = [s for s in secrets if s]
+        self._rng = random.Random(seed)
+        self._worker = EventLoopThread(f"{name}-requests")
+        self._limiter = RateLimiter(settings.rpm)
+        self._semaphore: asyncio.Semaphore | None = None  # made on the loop that uses it
+        self._refused: str | None = None
+        self.attempts = 0  # requests sent, retries included
+        self.failed = 0  # samples that failed for good
+
+    def map(self, calls: Sequence[Call | Exception]) -> list[str | Exception]:
+        """One answer or one ``ApiError`` per call, in order.
+
+        An Exception given in place of a call (an unreadable image) becomes that
+        sample's failure without any request being sent.
+        """
+        return self._worker.run(self._map(calls))
+
+    async def _map(self, calls: Sequence[Call | Exception]) -> list[str | Exception]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        return list(await asyncio.gather(*(self._settle(c) for c in calls)))
+
+    async def _settle(self, call: Call | Exception) -> str | Exception:
+        if isinstance(call, Exception):
+            self.failed += 1
+            return self.clean(call)
+        import tenacity
+
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.settings.max_retries + 1),
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, ApiError) and e.retryable),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            return await retrying(self._attempt, call)
+        except Exception as exc:
+            self.failed += 1
+            attempts = retrying.statistics.get("attempt_number", 1)
+            error = self.clean(exc)
+            if isinstance(exc, ApiError) and exc.retryable:
+                error = ApiError(f"{error.message} (gave up after {attempts} attempts)")
+            return error
+
+    async def _attempt(self, call: Call) -> str:
+        if self._refused is not None:  # the key was refused: sending more cannot help
+            raise ApiError(self._refused, status=401)
+        assert self._semaphore is not None
+        async with self._semaphore:
+            await self._limiter.acquire()
+            self.attempts += 1
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    return await call()
+            except TimeoutError:
+                raise ApiError(
+                    f"no answer within the {self.settings.timeout:g} s timeout", retryable=True
+                ) from None
+            except ApiError as exc:
+                if exc.fatal:
+                    self._refused = exc.message
+                if exc.status == 429 and exc.retry_after:
+                    self._limiter.hold(min(exc.retry_after, self.settings.retry_after_max))
+                if exc.retry_after is not None and exc.retry_after > self.settings.retry_after_max:
+                    raise ApiError(
+                        f"{exc.message}; the server asked to wait {exc.retry_after:.0f} s, over "
+                        f"the {self.settings.retry_after_max:g} s limit (rerun later to retry)",
+                        status=exc.status,
+                    ) from None
+                raise
+
+    def _wait(self, state: Any) -> float:
+        """Seconds before the next attempt: the server's Retry-After, else full jitter."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ApiError) and exc.retry_after is not None:
+            return exc.retry_after + self._rng.uniform(0, 0.1 * exc.retry_after)
+        ceiling = self.settings.backoff * 2 ** (state.attempt_number - 1)
+        return self._rng.uniform(0, min(self.settings.backoff_max, ceiling))
+
+    def clean(self, exc: BaseException) -> ApiError:
+        """A fresh ApiError, secrets scrubbed, with no chained SDK exception attached."""
+        if isinstance(exc, ApiError):
+            message = exc.message
+        else:  # a bug or an unforeseen SDK error: name its type, keep the sample's failure
+            message = f"{type(exc).__name__}: {exc}"
+        return ApiError(scrub(message, self._secrets), status=getattr(exc, "status", None))
+
+    def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
+        self._worker.close(final)
