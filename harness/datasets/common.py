@@ -1,0 +1,227 @@
+"""Shared pieces of the dataset adapters: safe paths, CSV reading, skip records, seeded splits.
+
+Every adapter reads files users downloaded themselves, so every problem with a
+row becomes one sentence naming the file and the row (1-based, header = row 1),
+and every row that is left out is counted in ``Loaded.skipped``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from harness.errors import DataError
+from harness.types import Sample
+
+log = logging.getLogger("harness.datasets")
+
+# Seed of every seeded split the adapters make; changing it changes the splits,
+# so it is recorded with each sample (meta["split_method"]) and in manifests.
+SPLIT_SEED = 0
+SPLITS = ("train", "val", "test")
+
+
+class Loaded(list[Sample]):
+    """The samples of one split plus one sentence per row that was left out (``skipped``)."""
+
+    def __init__(self, samples: Iterable[Sample] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(samples)
+        self.skipped: list[str] = list(skipped)
+        self.notes: list[str] = []  # remarks that drop nothing (e.g. "modality unknown")
+
+    def summary(self) -> str:
+        return f"{len(self)} samples, {len(self.skipped)} rows skipped"
+
+
+class Skips:
+    """Collects skipped rows; logs a one-line summary so nothing is dropped silently."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.notes: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.messages.append(message)
+
+    def note(self, message: str) -> None:
+        """A remark that drops nothing (an absent optional file, a kept duplicate)."""
+        self.notes.append(message)
+
+    def finish(self, samples: Iterable[Sample], what: str) -> Loaded:
+        out = Loaded(samples, self.messages)
+        out.notes = list(self.notes)
+        if self.messages:
+            log.warning("%s: %d rows skipped (first: %s)", what, len(self.messages),
+                        self.messages[0])
+        return out
+
+
+def row_ref(path: Path, row: int) -> str:
+    """'<file>, row N' where N counts the header as row 1, as a spreadsheet shows it."""
+    return f"{path}, row {row}"
+
+
+def safe_join(root: Path, rel: str, where: str) -> Path:
+    """``root/rel`` if ``rel`` is a relative path that stays inside ``root``, else DataError.
+
+    Checked on the path text, not on resolved links: users often link big image
+    folders in from elsewhere, and that is not an escape.
+    """
+    text = str(rel).strip().replace("\\", "/")
+    if not text:
+        raise DataError(f"{where}: the image path is empty")
+    p = PurePosixPath(text)
+    if p.is_absolute() or (len(text) > 1 and text[1] == ":"):
+        raise DataError(f"{where}: image path '{rel}' is absolute; it must be relative to "
+                        f"the data root")
+    norm = os.path.normpath(text)
+    if norm == ".." or norm.startswith("../"):
+        raise DataError(f"{where}: image path '{rel}' escapes the data root {root}")
+    return Path(root) / norm
+
+
+def find_image(root: Path, candidates: Sequence[str]) -> Path:
+    """The first candidate (relative to root) that exists, else the first one (reported missing)."""
+    for rel in candidates:
+        path = Path(root) / rel
+        if path.exists():
+            return path
+    return Path(root) / candidates[0]
+
+
+def read_csv(path: Path, required: Sequence[str], what: str = "") -> Any:
+    """A CSV as strings (no type guessing), or DataError naming the file and what is missing."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{what or 'file'} not found: {path}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises many kinds; all mean "cannot parse"
+        raise DataError(f"{path}: cannot be read as CSV ({type(exc).__name__}: {exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}, row 1: missing column(s) {', '.join(missing)} "
+                        f"(found: {', '.join(df.columns)})")
+    return df
+
+
+def parse_label_list(text: str, where: str) -> list[str]:
+    """The split files' ``categories`` cell: a Python-literal list of label strings."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise DataError(f"{where}: categories {text!r} is not a list literal") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where}: categories {text!r} is not a list of strings")
+    return value
+
+
+def clean(value: Any) -> Any:
+    """Empty cells and the usual missing-value spellings become None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text == "" or text.lower() in ("nan", "none", "null", "unknown"):
+        return None
+    return text
+
+
+def number(value: Any) -> float | int | None:
+    text = clean(value)
+    if text is None:
+        return None
+    try:
+        f = float(text)
+    except ValueError:
+        return None
+    return int(f) if f.is_integer() else f
+
+
+def sex(value: Any) -> str | None:
+    text = clean(value)
+    if text is None:
+        return None
+    low = text.lower()
+    return {"m": "male", "f": "female"}.get(low, low)
+
+
+def _rank(seed: int, key: str) -> bytes:
+    return hashlib.sha256(f"{seed}:{key}".encode()).digest()
+
+
+def seeded_split(
+    items: Sequence[tuple[str, str, str | None]],
+    fractions: dict[str, float],
+    seed: int = SPLIT_SEED,
+) -> dict[str, str]:
+    """Assign each id to a split, stratified by label and keeping groups together.
+
+    ``items`` are (id, label, group); a group (lesion or patient) goes wholly to
+    one split under its most common label. Groups are ordered by SHA-256 of
+    (seed, group) within each label, so the result depends on nothing but the
+    ids, labels and seed: not on library versions or file order. Written here
+    rather than with scikit-learn because no scikit-learn splitter is stratified,
+    grouped and n-way at once, and its RNG streams are not stable across versions.
+    """
+    groups: dict[str, list[str]] = {}
+    labels: dict[str, Counter[str]] = {}
+    for id_, label, group in items:
+        g = group if group is not None else f"id:{id_}"
+        groups.setdefault(g, []).append(id_)
+        labels.setdefault(g, Counter())[label] += 1
+    by_label: dict[str, list[str]] = {}
+    for g, counts in labels.items():
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        by_label.setdefault(top, []).append(g)
+    names = list(fractions)
+    total = sum(fractions.values())
+    out: dict[str, str] = {}
+    for label in sorted(by_label):
+        gs = sorted(by_label[label], key=lambda g: _rank(seed, g))
+        n = len(gs)
+        bounds, acc = [], 0.0
+        for name in names:
+            acc += fractions[name] / total
+            bounds.append(round(acc * n))
+        start = 0
+        for name, end in zip(names, bounds, strict=True):
+            for g in gs[start:end]:
+                for id_ in groups[g]:
+                    out[id_] = name
+            start = end
+    return out
+
+
+def split_method(kind: str, **params: Any) -> str:
+    """A short recorded description of how a split was made, e.g. 'seeded-stratified(...)'."""
+    if not params:
+        return kind
+    inner = ",".join(f"{k}={v}" for k, v in params.items())
+    return f"{kind}({inner})"
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    """SHA-256 of the sorted ids of a split: two runs used the same split iff digests match."""
+    h = hashlib.sha256()
+    for i in sorted(ids):
+        h.update(i.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def name_problem(value: str | None, column: str, where: str) -> str | None:
+    """Why a file-name cell cannot be used (empty, or a path leaving its folder), else None."""
+    if value is None:
+        return f"{where}: empty {column}; row skipped"
+    if "/" in value or "\\" in value or value in (".", "..") or ":" in value:
+        return (f"{where}: {column} '{value}' is a path, not a file name (it could escape the "
+                "data root); row skipped")
+    return None
