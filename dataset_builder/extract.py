@@ -293,6 +293,8 @@ def extract_pdf(path: Path, pid: str, dest: Path, cfg: ExtractConfig) -> dict[st
             (dest / rec["file"]).write_bytes(data)
         images.append(rec)
 
+    if not images:
+        errors.append({"page": None, "error": f"no images of at least {cfg.min_side} px"})
     write_jsonl_atomic(dest / "pages.jsonl", pages)
     write_jsonl_atomic(dest / "images.jsonl", images)
     write_jsonl_atomic(dest / "errors.jsonl", errors)
@@ -314,7 +316,7 @@ def open_error(path: Path) -> str | None:
     if not doc.is_pdf:
         return "not a PDF"
     if doc.page_count == 0:
-        return "no pages"
+        return "no pages (a corrupt or empty file)"
     return None
 
 

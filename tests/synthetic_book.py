@@ -512,8 +512,10 @@ def encrypted_pdf(path: Path) -> Path:
     return path
 
 
-def corrupt_pdf(path: Path) -> Path:
-    path.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n" + bytes(range(256)) * 4)
+def corrupt_pdf(path: Path, header: bool = True) -> Path:
+    """Garbage after a PDF header (MuPDF repairs it to zero pages), or garbage only."""
+    head = b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n" if header else b""
+    path.write_bytes(head + bytes(range(256)) * 4)
     return path
 
 
@@ -528,6 +530,7 @@ def corrupt_image_page(src: Path, dst: Path, page_no: int) -> Path:
     page = doc[page_no]
     xrefs = [x[0] for x in page.get_images(full=True) if min(x[2], x[3]) >= 300]
     doc.update_stream(xrefs[0], b"\xff\xd8\xff\xe0 not a jpeg " * 50, compress=False)
+    doc.xref_set_key(xrefs[0], "Filter", "/DCTDecode")  # update_stream dropped it
     doc.save(str(dst))
     return dst
 
