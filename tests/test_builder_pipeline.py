@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -133,11 +134,11 @@ def test_written_layout_split_and_statistics(built: dict) -> None:
     assert all(len(s) == 1 for s in by_fig.values())  # a figure never straddles the split
     stats = json.loads((root / "stats.json").read_text())
     n_dropped = sum(1 for g in built["gt"]["panels"] if g["vector_arrow"])
-    assert stats["table2"]["overall"]["images"] == len(meta) == len(built["gt"]["panels"]) - n_dropped
+    n_kept = len(built["gt"]["panels"]) - n_dropped
+    assert stats["table2"]["overall"]["images"] == len(meta) == n_kept
     assert stats["excluded"] == {"filter: drop": n_dropped}
     q = stats["text"]["questions"]
-    assert q["herdan_c_paper"] == pytest.approx(q["vocabulary"] / __import__("math").log(q["words"]),
-                                                abs=1e-3)
+    assert q["herdan_c_paper"] == pytest.approx(q["vocabulary"] / math.log(q["words"]), abs=1e-3)
     assert "| overall |" in (root / "stats.md").read_text()
 
 

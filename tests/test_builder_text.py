@@ -1,0 +1,120 @@
+"""Caption detection, sub-caption splitting, hyphen repair and demographics on written cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataset_builder.captions import (
+    SOFT_HYPHEN,
+    caption_candidates,
+    resolve_hyphens,
+    select_captions,
+    split_caption,
+    vocabulary,
+)
+from dataset_builder.demographics import extract_demographics
+from dataset_builder.stats import text_stats
+
+BODY = ("Times-Roman", 10.0)
+
+
+def _block(text: str, bold_label: bool, font: str = "Helvetica", size: float = 8.0) -> dict:
+    label_len = len(text.split()[0]) + 1 + len(text.split()[1])
+    return {"bbox": [50, 100, 300, 140], "text": text, "font": font, "size": size,
+            "emph": [[0, label_len]] if bold_label else []}
+
+
+@pytest.mark.parametrize(("text", "bold", "font", "kept"), [
+    ("Figure 12.3 Psoriasis on the elbow.", True, "Helvetica", True),
+    ("Fig. 4 | Dermoscopy of a naevus.", False, "Helvetica", True),
+    ("FIGURE 2-1. Lichen planus.", False, "Times-Roman", True),
+    ("Fig. 12.3 shows the typical silvery scale.", False, "Times-Roman", False),
+    ("Figure 3 and Figure 4 compare the two.", False, "Times-Roman", False),
+])
+def test_captions_are_told_from_mentions(text: str, bold: bool, font: str, kept: bool) -> None:
+    size = 10.0 if font == BODY[0] else 8.0
+    cands = caption_candidates(0, [_block(text, bold, font, size)], BODY, page_has_images=True)
+    assert len(cands) == 1
+    assert bool(select_captions(cands)) is kept
+
+
+def test_caption_ids_are_normalised() -> None:
+    [c] = caption_candidates(0, [_block("FIGURE 2-1. Lichen planus.", True)], BODY, True)
+    assert (c.figure, c.label, c.body) == ("2.1", "FIGURE 2-1.", "Lichen planus.")
+
+
+@pytest.mark.parametrize(("body", "emph", "want_labels", "want_segments", "preface"), [
+    ("Psoriasis. (a) Plaques on the elbow; (b) nail pitting.", [],
+     ["a", "b"], ["Plaques on the elbow", "nail pitting"], "Psoriasis."),
+    ("Lichen planus. (A) Papules. (B) Wickham striae. (C) Band-like infiltrate.", [],
+     ["A", "B", "C"], ["Papules", "Wickham striae", "Band-like infiltrate"], "Lichen planus."),
+    ("Tinea. a Annular plaque. b Hyphae on KOH.", [[7, 8], [25, 26]],
+     ["a", "b"], ["Annular plaque", "Hyphae on KOH"], "Tinea."),
+    ("BCC. A, Pearly nodule. B, Palisading nests.", [[5, 7], [23, 25]],
+     ["A", "B"], ["Pearly nodule", "Palisading nests"], "BCC."),
+    ("Psoriasis. Plaques on the elbow (a) and pitting of the nails (b).", [],
+     ["a", "b"], ["Plaques on the elbow", "pitting of the nails"], "Psoriasis."),
+    ("Pemphigoid. (a-b) Tense bullae; (c) eosinophils.", [],
+     ["a", "b", "c"], ["Tense bullae", "Tense bullae", "eosinophils"], "Pemphigoid."),
+    ("Vitiligo. Left: before treatment. Right: after treatment.", [],
+     ["left", "right"], ["before treatment", "after treatment"], "Vitiligo."),
+])
+def test_subcaption_styles(body: str, emph: list, want_labels: list[str],
+                           want_segments: list[str], preface: str) -> None:
+    s = split_caption(body, emph)
+    assert s.labels == want_labels
+    assert [s.segment_for(lab) for lab in want_labels] == want_segments
+    assert s.preface == preface
+
+
+@pytest.mark.parametrize("body", [
+    "Melanoma stained with (H&E) at high power.",          # not a letter label
+    "Compare with Figure 2 (see a) for the earlier stage.",  # a reference, not a label
+    "Eczema; F: female; M: male.",                           # a legend, not a sequence from a
+])
+def test_no_false_labels(body: str) -> None:
+    assert split_caption(body, []).labels == []
+
+
+def test_trailing_legend_is_a_postscript() -> None:
+    body = ("Examples. (a) Nevus; (b) melanoma. Legends inside each image give the age and "
+            "sex of the patient. F: female; M: male; H: hand.")
+    s = split_caption(body, [])
+    assert s.segment_for("b") == "melanoma"
+    assert s.postscript.startswith("Legends inside")
+
+
+def test_hyphens_resolved_against_the_book() -> None:
+    vocab = vocabulary(["the diagnostic test", f"diag-{SOFT_HYPHEN}nostic"])
+    assert resolve_hyphens(f"a diag-{SOFT_HYPHEN}nostic sign", vocab) == "a diagnostic sign"
+    assert resolve_hyphens(f"flat-{SOFT_HYPHEN}topped papules", vocab) == "flat-topped papules"
+
+
+@pytest.mark.parametrize(("text", "age", "sex"), [
+    ("Psoriasis in a 45-year-old man.", 45, "male"),
+    ("Haemangioma in a 3-month-old girl.", 0.25, "female"),
+    ("Plaques in a seventy-two-year-old woman.", 72, "female"),
+    ("Patient: male, 62, back.", 62, "male"),
+    ("F/34, eczema of the hands.", 34, "female"),
+    ("A 53 female with a rash.", 53, "female"),
+    ("Seen in her early forties.", 42, "female"),
+    ("Aged 7 years, with molluscum.", 7, None),
+    ("Patients aged 20-40 years were included.", None, None),
+    ("A mother and son with tinea capitis.", None, None),
+    ("Human papillomavirus infection; management.", None, None),
+    ("He had plaques on his elbows.", None, "male"),
+    ("Bullae in a newborn.", 0, None),
+    ("A 150-year-old tree.", None, None),
+])
+def test_demographics(text: str, age: float | None, sex: str | None) -> None:
+    d = extract_demographics(text)
+    assert (d["age"], d["sex"]) == (age, sex)
+    if age is not None:
+        assert d["age_span"] in text and d["age_rule"]
+
+
+def test_herdan_c() -> None:
+    s = text_stats(["a b c a", "b d"])
+    assert (s["words"], s["vocabulary"], s["avg_length_words"]) == (6, 4, 3.0)
+    assert s["herdan_c_paper"] == pytest.approx(4 / 1.791759, abs=1e-3)
+    assert s["herdan_c"] == pytest.approx(1.386294 / 1.791759, abs=1e-3)
