@@ -362,11 +362,11 @@ class ApiCaller:
             return error
 
     async def _attempt(self, call: Call) -> str:
-        if self._refused is not None:  # the key was refused: sending more cannot help
-            raise ApiError(self._refused, status=401)
         assert self._semaphore is not None
         async with self._semaphore:
             await self._limiter.acquire()
+            if self._refused is not None:  # the key was refused: sending more cannot help
+                raise ApiError(self._refused, status=401)
             self.attempts += 1
             try:
                 async with asyncio.timeout(self.settings.timeout):

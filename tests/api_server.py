@@ -3,9 +3,11 @@
 It speaks the OpenAI chat-completions format (``POST .../chat/completions``, in
 OpenAI's or vLLM's flavour) and the Gemini REST format
 (``POST /v1beta/models/{model}:generateContent``), answers each request with
-``echo: <prompt text>``, and can be told to fail on purpose: 429 with
+``echo[<marker>]: <prompt text>`` (so a stored answer shows which request
+it answered), and can be told to fail on purpose: 429 with
 Retry-After, 500/503, dropped connections, stalls past the client's timeout,
-malformed JSON, bodies without an answer, 400 and 401.
+malformed JSON, bodies without an answer, 400 and 401, and a careless 400 that
+echoes the caller's credential back in its message ("leak", to test scrubbing).
 
 Every request is logged (arrival time, path, sample marker, status, fault,
 decoding parameters) so tests measure retries per sample and the request rate
@@ -39,7 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULT_MODES = ("429", "500", "503", "drop", "stall", "malformed", "empty", "400", "401")
+FAULT_MODES = ("429", "500", "503", "drop", "stall", "malformed", "empty", "400", "401", "leak")
 GEMINI_PATH = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
 
@@ -67,6 +69,7 @@ class ApiServer:
         self.config = ServerConfig(**_normalise(config))
         self._log: list[dict[str, Any]] = []
         self._faults: dict[str, int] = {}
+        self._inflight = 0
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._closing = threading.Event()
@@ -150,6 +153,15 @@ class ApiServer:
         with self._lock:
             self._log.append(entry)
 
+    def _enter(self) -> int:
+        with self._lock:
+            self._inflight += 1
+            return self._inflight
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+
 
 def _normalise(config: dict[str, Any]) -> dict[str, Any]:
     out = dict(config)
@@ -169,6 +181,10 @@ def marker_of(texts: list[str], images: list[str]) -> str:
         h.update(part.encode())
         h.update(b"\x01")
     return h.hexdigest()[:12]
+
+
+def _echo(texts: list[str], images: list[str]) -> str:
+    return f"echo[{marker_of(texts, images)}]: {texts[-1] if texts else ''}"
 
 
 def _openai_parts(body: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -237,12 +253,16 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                 return
             path = self.path.split("?", 1)[0]
             gemini = GEMINI_PATH.match(path)
-            if path.endswith("/chat/completions"):
-                self._chat(body, arrived)
-            elif gemini:
-                self._gemini(body, gemini.group(1), arrived)
-            else:
-                self._json(404, {"error": {"message": f"no route {self.path}"}})
+            self.inflight = server._enter()
+            try:
+                if path.endswith("/chat/completions"):
+                    self._chat(body, arrived)
+                elif gemini:
+                    self._gemini(body, gemini.group(1), arrived)
+                else:
+                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+            finally:
+                server._leave()
 
         # -- the two API formats --------------------------------------------
         def _chat(self, body: dict[str, Any], arrived: float) -> None:
@@ -257,7 +277,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                                 arrived)
             if fault is None:
                 model = server.config.model_version or body.get("model")
-                answer = "echo: " + (texts[-1] if texts else "")
+                answer = _echo(texts, images)
                 out: dict[str, Any] = {
                     "id": f"chatcmpl-{int(arrived * 1e6)}",
                     "object": "chat.completion",
@@ -288,7 +308,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                       if k in gen}
             fault = self._begin("gemini", model, texts, images, params, authorised, arrived)
             if fault is None:
-                answer = "echo: " + (texts[-1] if texts else "")
+                answer = _echo(texts, images)
                 self._json(200, {
                     "candidates": [{"content": {"role": "model", "parts": [{"text": answer}]},
                                     "finishReason": "STOP", "index": 0}],
@@ -310,6 +330,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                 "t": arrived, "api": api, "path": self.path.split("?", 1)[0], "model": model,
                 "marker": marker, "prompt": prompt[:200], "images": len(images),
                 "fault": fault, "authorised": authorised, "params": params,
+                "inflight": self.inflight,
             })
             if fault is None and server.config.latency > 0:
                 time.sleep(server.config.latency)
@@ -330,6 +351,11 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
             if mode == "malformed":
                 body = b'{"choices": [{"message": {"content": "trunc'
                 self._raw(200, body, "application/json")
+                return
+            if mode == "leak":  # a careless proxy quoting the credential it was sent
+                sent = self.headers.get("Authorization") or self.headers.get("x-goog-api-key")
+                self._json(400, {"error": {"message": f"bad credential header {sent!r}",
+                                           "code": 400, "status": "INVALID_ARGUMENT"}})
                 return
             status = int(mode)
             headers = {}
