@@ -1,56 +1,48 @@
-"""A one-table overview of results: models as rows, each task kind's headline metrics as columns."""
+"""A one-table overview for the terminal: models as rows, each task's headline metric as columns.
+
+The same numbers as ``overview.md`` (``leaderboards/tables.py``), printed with rich.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# (task kind, metric key in scores.overall, column title)
-HEADLINES: tuple[tuple[str, str, str], ...] = (
-    ("vqa", "bleu4", "VQA BLEU-4"),
-    ("vqa", "meteor", "VQA METEOR"),
-    ("vqa", "rougeL", "VQA ROUGE-L"),
-    ("vqa", "bertscore", "VQA BERTScore"),
-    ("vqa", "bertscore-minilm-l6", "VQA BERTScore-MiniLM"),
-    ("vqa", "recall", "VQA recall"),
-    ("probe", "accuracy", "Probe ACC"),
-    ("probe", "auc_ovr", "Probe AUC"),
-    ("zeroshot", "accuracy", "Zero-shot ACC"),
-    ("zeroshot", "precision_macro", "Zero-shot precision"),
-)
-
-
-def load_metrics(results: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(results.glob("**/metrics.json"))]
+from leaderboards.collect import collect
+from leaderboards.markdown import pct
+from leaderboards.tables import METRIC_TITLES, PRIMARY, TEXT_METRICS
 
 
 def summary_table(
     results: Path, tasks: Sequence[str] | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows (values x100, two decimals, "-" where a model did not run the task)."""
-    runs = [m for m in load_metrics(results) if tasks is None or m["task"] in tasks]
-    models = sorted({m["model"] for m in runs})
-    present = [
-        h for h in HEADLINES
-        if any(m["kind"] == h[0] and h[1] in m["scores"].get("overall", {}) for m in runs)
-    ]
+    runs, _ = collect(results)
+    runs = [r for r in runs if tasks is None or r.task in tasks or r.task_folder in tasks]
+    folders = sorted({r.task_folder for r in runs})
+    header = ["model"]
+    for folder in folders:
+        kind = next(r.kind for r in runs if r.task_folder == folder)
+        metric = PRIMARY.get(kind, "accuracy")
+        header.append(f"{folder} {TEXT_METRICS.get(metric) or METRIC_TITLES.get(metric, metric)}")
     rows = []
-    for model in models:
+    for model in sorted({r.model for r in runs}):
         row = [model]
-        for kind, key, _ in present:
-            found = [m for m in runs if m["model"] == model and m["kind"] == kind]
-            value = found[0]["scores"].get("overall", {}).get(key) if found else None
-            cell = "-" if value is None else f"{100 * value:.2f}"
-            if found and found[0].get("coverage", 1.0) < 1.0:
-                cell += f" (cov {100 * found[0]['coverage']:.0f}%)"
+        for folder in folders:
+            run = next((r for r in runs if r.model == model and r.task_folder == folder), None)
+            value = run.overall.get(PRIMARY.get(run.kind, "accuracy")) if run else None
+            cell = "-" if value is None else pct(float(value))
+            if run is not None and value is not None and (run.coverage or 0) < 1.0:
+                cell += f" (cov {100 * (run.coverage or 0):.0f}%)"
             row.append(cell)
         rows.append(row)
-    return ["model", *[h[2] for h in present]], rows
+    return header, rows
 
 
 def print_summary(results: Path, console: Any, tasks: Sequence[str] | None = None) -> None:
+    """Print the overview to standard output (``console`` is accepted for the caller's API)."""
+    from rich.console import Console
     from rich.table import Table
 
     header, rows = summary_table(results, tasks)
@@ -59,6 +51,4 @@ def print_summary(results: Path, console: Any, tasks: Sequence[str] | None = Non
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in rows:
         table.add_row(*row)
-    from rich.console import Console
-
     Console().print(table)
