@@ -317,7 +317,7 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
 
     # Baselines first computed so that cells below chance can be marked.
     chance: dict[str, float] = {}
-    baseline_rows = []
+    baseline_rows: list[Row] = []
     counted: dict[str, Run] = {}
     for d in datasets:
         with_counts = [r for r in runs if r.dataset == d and r.label_counts]
@@ -328,24 +328,11 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
                 lines.insert(len(lines) - 1, f"> **Note:** the runs on `{d}` counted different "
                              "test labels (different `--limit`?); baselines use "
                              f"`{with_counts[0].rel}`.")
-    for base in baselines.BASELINES:
-        row = Row(f"*{baselines.LABELS[base]}*", kind=BASELINE)
-        for d, run in counted.items():
-            for m in metrics:
-                value = baselines.baseline(base, m, run.label_counts)
-                if value is None:
-                    continue
-                suffix = ""
-                if base == "majority" and m == "accuracy":
-                    suffix = notes.ref(f"`{d}` test split: {baselines.describe(run.label_counts)}"
-                                       " (majority and chance rows: arithmetic on these counts,"
-                                       " see leaderboards/baselines.py)")
-                row.cells[f"{d}:{m}"] = Cell(value, suffix=suffix)
-                if base == "chance":
-                    chance[f"{d}:{m}"] = value
-        if row.cells:
-            baseline_rows.append(row)
-
+    for d, run in counted.items():
+        for m in metrics:
+            value = baselines.baseline("chance", m, run.label_counts)
+            if value is not None:
+                chance[f"{d}:{m}"] = value
     paper_cells = [(f"{d}:{m}", d, m) for d in datasets for m in metrics]
     paper_matcher_note = (
         "answers matched to a class with the paper's first-substring rule (`paper` matcher), "
@@ -386,6 +373,22 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
                 table.rows.pop()  # no same-computation row to compare
     if paper is not None:
         add_unreproduced(table, paper, runs, paper_cells, notes)
+    for base in baselines.BASELINES:
+        row = Row(f"*{baselines.LABELS[base]}*", kind=BASELINE)
+        for d, run in counted.items():
+            for m in metrics:
+                value = baselines.baseline(base, m, run.label_counts)
+                if value is None:
+                    continue
+                suffix = ""
+                if base == "majority" and m == "accuracy":
+                    suffix = notes.ref(f"`{d}` test split: {baselines.describe(run.label_counts)}"
+                                       " (majority and chance rows: arithmetic on these counts,"
+                                       " see leaderboards/baselines.py)")
+                row.cells[f"{d}:{m}"] = Cell(value, suffix=suffix)
+        if row.cells:
+            baseline_rows.append(row)
+
     table.rows += baseline_rows
     text = table.render()
     lines += [text, ""]
