@@ -28,7 +28,7 @@ from .captions import (
     Split,
     caption_candidates,
     panel_text,
-    resolve_hyphens,
+    resolve_block,
     select_captions,
     split_caption,
     vocabulary,
@@ -199,7 +199,7 @@ def align_pdf(work: Path, summary: dict[str, Any]) -> tuple[list, list, list]:
     weight: Counter[tuple[str, float]] = Counter()
     for p in pages:
         for b in p["blocks"]:
-            b["text"] = resolve_hyphens(b["text"], vocab)
+            resolve_block(b, vocab)
             weight[(b["font"], b["size"])] += len(b["text"])
     body_font = weight.most_common(1)[0][0] if weight else ("", 0.0)
     by_page: dict[int, list[dict[str, Any]]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,23 @@ def resolve_hyphens(text: str, vocab: set[str]) -> str:
 
     text = re.sub(r"([A-Za-z]+)-" + SOFT_HYPHEN + r"([A-Za-z]+)", fix, text)
     return text.replace(SOFT_HYPHEN, "")
+
+
+def resolve_block(block: dict[str, Any], vocab: set[str]) -> None:
+    """``resolve_hyphens`` on a text block, moving its emphasis ranges with the text."""
+    text = block["text"]
+    if SOFT_HYPHEN not in text:
+        return
+    removed: list[int] = []  # positions in the old text that are dropped
+    for m in re.finditer(r"([A-Za-z]+)(-)" + SOFT_HYPHEN + r"([A-Za-z]+)", text):
+        joined = (m.group(1) + m.group(3)).lower()
+        removed += [m.start(2), m.start(2) + 1] if joined in vocab else [m.start(2) + 1]
+    removed += [i for i, ch in enumerate(text) if ch == SOFT_HYPHEN and i not in removed]
+    gone = set(removed)
+    order = sorted(gone)
+    block["text"] = "".join(ch for i, ch in enumerate(text) if i not in gone)
+    block["emph"] = [[s - bisect_left(order, s), e - bisect_left(order, e)]
+                     for s, e in block["emph"]]
 
 
 def vocabulary(texts: list[str]) -> set[str]:
@@ -199,11 +217,12 @@ def find_labels(text: str, emph: list[list[int]]) -> list[Label]:
     for s, e in emph:
         frag = text[s:e]
         m = re.fullmatch(r"\s*([A-Za-z])\s*[,.:)]?\s*", frag)
-        if m and not any(c.start <= s < c.end for c in cands):
+        if m:
             cands.append(Label(s, e, (m.group(1),), "bold"))
+    # Styles overlap ("(a)" with a bold a; a bold "A," at a sentence start): each style is
+    # judged on its own in choose_labels, so one missed emphasis cannot hide a whole style.
     for m in START_RE.finditer(text):
-        if not any(c.start <= m.start() < c.end for c in cands):
-            cands.append(Label(m.start(), m.end() - 1, (m.group(1),), "start"))
+        cands.append(Label(m.start(), m.end() - 1, (m.group(1),), "start"))
     for m in SPATIAL_RE.finditer(text):
         cands.append(Label(m.start(), m.end(), (m.group(1).lower(),), "spatial"))
     return sorted(cands, key=lambda c: c.start)

@@ -355,7 +355,7 @@ class _Book:
             mod = self.rng.choice(MODALITIES)
             label, fig_id = self.next_id(page_no)
             caption, expected, info = self.caption_text([mod], "none")
-            h = 170.0
+            h = (COL_W - 20) * 400 / 480  # as printed, not stretched
             if c == 0:
                 r = pymupdf.Rect(x + 10, BODY_TOP, x + COL_W - 10, BODY_TOP + h)
                 self.place(page, r, self.picture(mod, 480, 400))

@@ -7,6 +7,7 @@ import pytest
 from dataset_builder.captions import (
     SOFT_HYPHEN,
     caption_candidates,
+    resolve_block,
     resolve_hyphens,
     select_captions,
     split_caption,
@@ -88,6 +89,12 @@ def test_hyphens_resolved_against_the_book() -> None:
     vocab = vocabulary(["the diagnostic test", f"diag-{SOFT_HYPHEN}nostic"])
     assert resolve_hyphens(f"a diag-{SOFT_HYPHEN}nostic sign", vocab) == "a diagnostic sign"
     assert resolve_hyphens(f"flat-{SOFT_HYPHEN}topped papules", vocab) == "flat-topped papules"
+    text = f"A diag-{SOFT_HYPHEN}nostic and flat-{SOFT_HYPHEN}topped sign. B, next."
+    block = {"text": text, "emph": [[text.index("B,"), text.index("B,") + 2]]}
+    resolve_block(block, vocab)
+    assert block["text"] == "A diagnostic and flat-topped sign. B, next."
+    [[s, e]] = block["emph"]
+    assert block["text"][s:e] == "B,"  # emphasis ranges move with the text
 
 
 @pytest.mark.parametrize(("text", "age", "sex"), [
