@@ -50,13 +50,10 @@ def modality_bars(series: Mapping[str, Mapping[str, float]], modalities: Sequenc
     plt.close(fig)
 
 
-def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float]], title: str,
-                     path: Path) -> None:
-    """True class as rows; predicted class as columns (plus "unmatched" if the matrix has it)."""
+def confusion_matrix(labels: Sequence[str], columns: Sequence[str],
+                     matrix: Sequence[Sequence[float]], title: str, path: Path) -> None:
+    """True class as rows; predicted class as columns (with "unmatched" where recorded)."""
     plt = _pyplot()
-    columns = list(labels)
-    if matrix and len(matrix[0]) == len(labels) + 1:
-        columns.append("unmatched")
     size = 1.0 + 0.6 * len(columns)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
     image = ax.imshow(matrix, cmap="Blues")

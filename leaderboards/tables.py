@@ -46,6 +46,8 @@ METRIC_TITLES = {"accuracy": "ACC", "balanced_accuracy": "BACC", "precision_macr
 PRIMARY = {"vqa": "bleu4", "caption": "bleu4", "probe": "accuracy", "zeroshot": "accuracy"}
 KIND_TITLES = {"vqa": "VQA", "caption": "Image description", "probe": "Linear probe",
                "zeroshot": "Zero-shot classification"}
+BERTSCORE_SETTINGS = ("model", "encoder", "model_type", "layer", "num_layers", "idf", "rescale",
+                      "rescale_with_baseline", "package", "stat")
 PAPER_TABLE_OF_KIND = {"vqa": 3, "probe": 4, "zeroshot": 5}
 
 Figure = Callable[[Path], None]
@@ -99,7 +101,8 @@ def text_metric_columns(runs: Sequence[Run], notes: Footnotes,
             if key.startswith("bertscore"):
                 info = infos.get(key)
                 params = (info or {}).get("params") or {}
-                setting = ", ".join(f"{k}={params[k]}" for k in sorted(params))
+                setting = ", ".join(f"{k}={params[k]}" for k in sorted(params)
+                                    if k in BERTSCORE_SETTINGS)
                 if key == "bertscore" and reported.same_bertscore(info):
                     title = "BertScore" + notes.ref(
                         f"BERTScore as the paper computes it ({setting})")
@@ -423,22 +426,22 @@ def matching_table(runs: Sequence[Run], out: Path) -> list[str]:
             "than one.", "", table.render(), ""]
 
 
-def confusion_of(run: Run) -> tuple[list[str], list[list[float]]] | None:
-    """Class names (rows) and the matrix (with an unmatched column, if recorded)."""
-    conf = run.scores.get("confusion")
-    if not conf:
+def confusion_of(run: Run) -> tuple[list[str], list[str], list[list[float]]] | None:
+    """True classes (rows), predicted columns (classes, then "unmatched") and the counts."""
+    s = run.scores
+    matrix = s.get("confusion")
+    if not matrix or not isinstance(matrix, list):
         return None
-    if isinstance(conf, dict):
-        labels = conf.get("labels") or conf.get("classes")
-        matrix = conf.get("matrix")
-        if labels and matrix:
-            return [str(x) for x in labels], [[float(v) for v in row] for row in matrix]
+    rows = s.get("confusion_rows") or ((run.run.get("task") or {}).get("config") or {}).get(
+        "classes")
+    if not rows or len(rows) != len(matrix):
         return None
-    classes = ((run.run.get("task") or {}).get("config") or {}).get("classes")
-    labels = [str(c) for c in classes] if classes else None
-    if labels and len(conf) == len(labels):
-        return labels, [[float(v) for v in row] for row in conf]
-    return None
+    columns = s.get("confusion_columns") or list(rows) + (
+        ["unmatched"] if len(matrix[0]) == len(rows) + 1 else [])
+    if len(columns) != len(matrix[0]):
+        return None
+    return ([str(x) for x in rows], [str(x) for x in columns],
+            [[float(v) for v in row] for row in matrix])
 
 
 def confusion_figure(run: Run) -> str:
@@ -465,11 +468,11 @@ def class_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
         if conf is None:
             continue
 
-        def draw(path: Path, conf: tuple[list[str], list[list[float]]] = conf,
+        def draw(path: Path, conf: tuple[list[str], list[str], list[list[float]]] = conf,
                  title: str = f"{run.task_folder} · {run.model}") -> None:
             from leaderboards.plots import confusion_matrix
 
-            confusion_matrix(conf[0], conf[1], title, path)
+            confusion_matrix(conf[0], conf[1], conf[2], title, path)
 
         figures[confusion_figure(run)] = draw
     return Document(f"{kind}.md", "\n".join(lines), figures)
