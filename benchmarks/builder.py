@@ -62,7 +62,8 @@ def main() -> None:
         for name, sec in times.items():
             print(f"{name:<16}{sec:>9.2f}{args.pages / sec:>10.1f}{n_images / sec:>10.1f}")
         total = sum(times.values())
-        print(f"{'end to end':<16}{total:>9.2f}{args.pages / total:>10.1f}{n_images / total:>10.1f}")
+        print(f"{'end to end':<16}{total:>9.2f}{args.pages / total:>10.1f}"
+              f"{n_images / total:>10.1f}")
         s = score_pairs(gt, all_pairs(work))
         print(f"\npanels {s['gt_panels']}: recall {s['recall']:.3f} precision {s['precision']:.3f}"
               f" caption pairing {s['caption_pairing']:.3f} sub-captions {s['subcaption']:.3f}")
