@@ -42,7 +42,8 @@ from typing import Any, TypeVar
 from harness.errors import UsageError
 
 T = TypeVar("T")
-Call = Callable[[], Awaitable[str]]  # one attempt at one sample's request
+# One sample's work: build the payload (reads the images; may raise), then send it (an attempt).
+Job = tuple[Callable[[], Any], Callable[[Any], Awaitable[str]]]
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 NO_KEY = "none"  # -M api_key_env=none: a local server that checks no key
@@ -326,23 +327,28 @@ class ApiCaller:
         self.attempts = 0  # requests sent, retries included
         self.failed = 0  # samples that failed for good
 
-    def map(self, calls: Sequence[Call | Exception]) -> list[str | Exception]:
-        """One answer or one ``ApiError`` per call, in order.
+    def map(self, jobs: Sequence[Job]) -> list[str | Exception]:
+        """One answer or one ``ApiError`` per job, in order.
 
-        An Exception given in place of a call (an unreadable image) becomes that
-        sample's failure without any request being sent.
+        Payloads are built in worker threads while other requests are in flight
+        (image decoding overlaps the network). A payload that cannot be built
+        (an unreadable image) fails its sample without any request being sent.
         """
-        return self._worker.run(self._map(calls))
+        return self._worker.run(self._map(jobs))
 
-    async def _map(self, calls: Sequence[Call | Exception]) -> list[str | Exception]:
+    async def _map(self, jobs: Sequence[Job]) -> list[str | Exception]:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.concurrency)
-        return list(await asyncio.gather(*(self._settle(c) for c in calls)))
+        return list(await asyncio.gather(*(self._settle(*job) for job in jobs)))
 
-    async def _settle(self, call: Call | Exception) -> str | Exception:
-        if isinstance(call, Exception):
+    async def _settle(
+        self, build: Callable[[], Any], send: Callable[[Any], Awaitable[str]]
+    ) -> str | Exception:
+        try:
+            payload = await asyncio.to_thread(build)
+        except Exception as exc:
             self.failed += 1
-            return self.clean(call)
+            return self.clean(exc)
         import tenacity
 
         retrying = tenacity.AsyncRetrying(
@@ -352,7 +358,7 @@ class ApiCaller:
             reraise=True,
         )
         try:
-            return await retrying(self._attempt, call)
+            return await retrying(self._attempt, send, payload)
         except Exception as exc:
             self.failed += 1
             attempts = retrying.statistics.get("attempt_number", 1)
@@ -361,7 +367,7 @@ class ApiCaller:
                 error = ApiError(f"{error.message} (gave up after {attempts} attempts)")
             return error
 
-    async def _attempt(self, call: Call) -> str:
+    async def _attempt(self, send: Callable[[Any], Awaitable[str]], payload: Any) -> str:
         assert self._semaphore is not None
         async with self._semaphore:
             await self._limiter.acquire()
@@ -370,7 +376,7 @@ class ApiCaller:
             self.attempts += 1
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    return await call()
+                    return await send(payload)
             except TimeoutError:
                 raise ApiError(
                     f"no answer within the {self.settings.timeout:g} s timeout", retryable=True

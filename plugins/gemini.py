@@ -14,6 +14,7 @@ Beam search and a minimum length are not sent (recorded in identity).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from harness import hookimpl
@@ -76,15 +77,7 @@ class GeminiModel(Model):
         }
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
-        calls: list[Any] = []
-        for request in requests:
-            try:
-                contents, config = self._content(request)
-            except Exception as exc:  # an unusable image: that sample fails, no request sent
-                calls.append(exc)
-                continue
-            calls.append(lambda c=contents, g=config: self._send(c, g))
-        return self._caller.map(calls)
+        return self._caller.map([(partial(self._content, r), self._send) for r in requests])
 
     def _content(self, request: Request) -> tuple[Any, Any]:
         from plugins.images import load_payload
@@ -108,9 +101,10 @@ class GeminiModel(Model):
         return ([types.Content(role="user", parts=parts)],
                 types.GenerateContentConfig(**config))
 
-    async def _send(self, contents: Any, config: Any) -> str:
+    async def _send(self, payload: tuple[Any, Any]) -> str:
         from google.genai import errors
 
+        contents, config = payload
         from plugins.api_client import ApiError, is_transport_error, retry_after_seconds
 
         try:

@@ -18,6 +18,7 @@ minimum length have no API equivalent and are not sent (recorded in identity).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from harness import hookimpl
@@ -85,15 +86,7 @@ class OpenAICompatModel(Model):
         }
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
-        calls: list[Any] = []
-        for request in requests:
-            try:
-                body = self._body(request)
-            except Exception as exc:  # an unusable image: that sample fails, no request sent
-                calls.append(exc)
-                continue
-            calls.append(lambda body=body: self._send(body))
-        return self._caller.map(calls)
+        return self._caller.map([(partial(self._body, r), self._send) for r in requests])
 
     def _body(self, request: Request) -> dict[str, Any]:
         from plugins.images import data_url
