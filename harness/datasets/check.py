@@ -50,7 +50,7 @@ class DatasetCheck:
         if missing_files:
             parts.append(f"{len(missing_files)} file(s) missing")
         if errors:
-            parts.append(f"split(s) {', '.join(s.split for s in errors)} unreadable")
+            parts.append(f"split(s) {', '.join(s.split for s in errors)} not loaded")
         if images:
             parts.append(f"{images} image(s) missing")
         if unread:

@@ -86,13 +86,32 @@ def safe_join(root: Path, rel: str, where: str) -> Path:
     return Path(root) / norm
 
 
-def find_image(root: Path, candidates: Sequence[str]) -> Path:
-    """The first candidate (relative to root) that exists, else the first one (reported missing)."""
-    for rel in candidates:
-        path = Path(root) / rel
-        if path.exists():
-            return path
-    return Path(root) / candidates[0]
+class ImageFinder:
+    """Finds a file name in candidate folders (relative to root), listing each folder once.
+
+    Publishers split images over several folders (HAM10000 part_1/part_2); one
+    directory listing per folder is much faster than a stat per image and folder.
+    A name found nowhere resolves into the first folder, where `data check` reports it missing.
+    """
+
+    def __init__(self, root: Path, folders: Sequence[str]) -> None:
+        self.root = Path(root)
+        self.folders = list(folders)
+        self._listings: dict[str, set[str]] = {}
+
+    def _listing(self, folder: str) -> set[str]:
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = set(os.listdir(self.root / folder))
+            except OSError:
+                self._listings[folder] = set()
+        return self._listings[folder]
+
+    def find(self, name: str) -> Path:
+        for folder in self.folders:
+            if name in self._listing(folder):
+                return Path(os.path.join(self.root, folder, name))
+        return Path(os.path.join(self.root, self.folders[0], name))
 
 
 def read_csv(path: Path, required: Sequence[str], what: str = "") -> Any:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    ImageFinder,
     Skips,
     clean,
-    find_image,
     name_problem,
     number,
     read_csv,
@@ -67,6 +67,7 @@ class Ham10000(Adapter):
         path = root / self.folder / "HAM10000_metadata.csv"
         df = read_csv(path, ("lesion_id", "image_id", "dx"), "HAM10000 metadata")
         has = set(df.columns)
+        finder = ImageFinder(root, [f"{self.folder}/{d}" for d in IMAGE_FOLDERS])
         out, seen = [], {}
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
@@ -83,7 +84,7 @@ class Ham10000(Adapter):
                           "row skipped")
                 continue
             seen[image_id] = row
-            image = find_image(root, [f"{self.folder}/{d}/{image_id}.jpg" for d in IMAGE_FOLDERS])
+            image = finder.find(f"{image_id}.jpg")
             meta = {"lesion_id": clean(rec["lesion_id"]), "source_file": str(path), "row": row,
                     "age": number(rec.get("age")) if "age" in has else None,
                     "sex": sex(rec.get("sex")) if "sex" in has else None}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    ImageFinder,
     Skips,
     clean,
-    find_image,
     name_problem,
     number,
     read_csv,
@@ -71,6 +71,7 @@ class Isic2019(Adapter):
         path = root / self.folder / GROUND_TRUTH
         df = read_csv(path, ("image", *ONE_HOT), "ISIC 2019 ground truth")
         meta = self._metadata(root)
+        finder = ImageFinder(root, ["ISIC", "ISIC/ISIC_2019_Training_Input"])
         out, seen = [], {}
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
@@ -91,8 +92,7 @@ class Isic2019(Adapter):
                           "row skipped")
                 continue
             seen[image_id] = row
-            image = find_image(root, [f"ISIC/{image_id}.jpg",
-                                      f"ISIC/ISIC_2019_Training_Input/{image_id}.jpg"])
+            image = finder.find(f"{image_id}.jpg")
             m = {"source_file": str(path), "row": row, **meta.get(image_id, {})}
             out.append(Sample(id=image_id, image=image, dataset=self.name,
                               modality=self.modality, label=hot[0], meta=m))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    ImageFinder,
     Skips,
     clean,
-    find_image,
     name_problem,
     number,
     read_csv,
@@ -103,6 +103,7 @@ class Hiba(ArchiveCollection):
             from harness.errors import DataError
 
             raise DataError(f"{path}, row 1: missing column benign_malignant (or diagnosis_1)")
+        finder = ImageFinder(root, ["HIBA", "HIBA/images"])
         out, seen = [], {}
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
@@ -121,8 +122,7 @@ class Hiba(ArchiveCollection):
                 continue
             seen[isic_id] = row
             out.append(Sample(
-                id=isic_id, image=find_image(root, [f"HIBA/{isic_id}.jpg",
-                                                    f"HIBA/images/{isic_id}.jpg"]),
+                id=isic_id, image=finder.find(f"{isic_id}.jpg"),
                 dataset=self.name, modality=self.modality, label=value,
                 meta={"source_file": str(path), "row": row, **archive_meta(rec)}))
         return out

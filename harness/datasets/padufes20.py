@@ -16,9 +16,9 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    ImageFinder,
     Skips,
     clean,
-    find_image,
     name_problem,
     number,
     read_csv,
@@ -52,6 +52,8 @@ class PadUfes20(Adapter):
         path = root / self.folder / "metadata.csv"
         df = read_csv(path, ("patient_id", "lesion_id", "diagnostic", "img_id"),
                       "PAD-UFES-20 metadata")
+        finder = ImageFinder(root, [f"{self.folder}/images/imgs_part_{k}" for k in (1, 2, 3)]
+                             + [f"{self.folder}/images", self.folder])
         out, seen = [], {}
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
@@ -69,10 +71,8 @@ class PadUfes20(Adapter):
                 skips.add(f"{where}: duplicate id '{sid}' (first at row {seen[sid]}); row skipped")
                 continue
             seen[sid] = row
-            candidates = [f"{self.folder}/images/imgs_part_{k}/{img}" for k in (1, 2, 3)]
-            candidates += [f"{self.folder}/images/{img}", f"{self.folder}/{img}"]
             out.append(Sample(
-                id=sid, image=find_image(root, candidates), dataset=self.name,
+                id=sid, image=finder.find(img), dataset=self.name,
                 modality=self.modality, label=DIAGNOSTIC[dx],
                 meta={"source_file": str(path), "row": row, "age": number(rec.get("age")),
                       "sex": sex(rec.get("gender")),
