@@ -45,6 +45,9 @@ class TrainOptions:
     use_deepspeed: bool | None = None
     batch_size: int | None = None
     allow_leakage: bool = False
+    leakage_check: str = "full"  # full | exact | off
+    prepare_only: bool = False
+    callbacks: list[Any] = field(default_factory=list)  # extra transformers TrainerCallbacks
     extra_args: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> dict[str, Any]:
@@ -65,6 +68,7 @@ class TrainResult:
     log: list[dict[str, Any]]
     seconds: float
     trainable: dict[str, int]
+    model: Any = None  # the trained peft model, in memory
 
     def losses(self) -> list[float]:
         return [float(e["loss"]) for e in self.log if "loss" in e]
@@ -174,7 +178,7 @@ def train(registries: Any, options: TrainOptions,
 
     from training.base import check_base, load_base
     from training.collate import SftCollator
-    from training.data import build_mixture, leaked_count, write_mixture
+    from training.data import leaked_count
     from training.lora import attach_lora, trainable_summary
 
     recipe = options.recipe
@@ -187,29 +191,8 @@ def train(registries: Any, options: TrainOptions,
         _prepare_deepspeed(ds_config)
     main = is_main_process()
 
-    mixture = build_mixture(registries, recipe.sources, options.data_root, seed=recipe.seed)
-    leaked = leaked_count(mixture.leakage)
-    if main:
-        options.output.mkdir(parents=True, exist_ok=True)
-        (options.output / CONFIG_FILE).write_text(json.dumps(options.key(), indent=1))
-        write_mixture(mixture, options.output / "data", extra={"recipe": recipe.name})
-    if leaked and not options.allow_leakage:
-        raise HarnessError(f"{leaked} training images are also test images (see "
-                           f"{options.output / 'data' / 'manifest.json'}); remove them or pass "
-                           "--allow-leakage")
-    say(f"{recipe.name}: {len(mixture.examples)} examples from "
-        + ", ".join(f"{s['dataset']} ({s['examples']})" for s in mixture.sources))
-
     cuda = torch.cuda.is_available()
     bf16 = bool(cuda and recipe.bf16_on_gpu and torch.cuda.is_bf16_supported())
-    set_seed(recipe.seed)
-    model, processor = load_base(options.base, dtype=torch.bfloat16 if bf16 else torch.float32)
-    model.config.use_cache = False
-    model = attach_lora(model, recipe.lora)
-    trainable = trainable_summary(model)
-    say(f"trainable parameters: LoRA {trainable['lora']:,}, projector {trainable['projector']:,}, "
-        f"other saved modules {trainable['saved_modules']:,} of {trainable['total']:,}")
-
     checkpoints = options.output / "checkpoints"
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -237,14 +220,35 @@ def train(registries: Any, options: TrainOptions,
         dataloader_num_workers=4 if cuda else 0,
         ddp_find_unused_parameters=False,
         use_cpu=not cuda,
+        ddp_timeout=3 * 3600,  # the leakage audit runs on rank 0 while the others wait
         **options.extra_args,
     )
+    # Rank 0 builds the mixture and runs the leakage audit first; the other ranks then find
+    # its result in OUTPUT/data/manifest.json instead of auditing again.
+    with args.main_process_first(local=False, desc="training mixture"):
+        mixture = prepare_mixture(registries, options, say if main else _quiet)
+    leaked = leaked_count(mixture.leakage)
+    if leaked and not options.allow_leakage:
+        raise HarnessError(f"{leaked} training images are also test images (see "
+                           f"{options.output / 'data' / 'manifest.json'}); remove them or pass "
+                           "--allow-leakage")
+    if options.prepare_only:
+        return TrainResult(output=options.output, steps=0, log=[], seconds=0.0, trainable={})
+
+    set_seed(recipe.seed)
+    model, processor = load_base(options.base, dtype=torch.bfloat16 if bf16 else torch.float32)
+    model.config.use_cache = False
+    model = attach_lora(model, recipe.lora)
+    trainable = trainable_summary(model)
+    say(f"trainable parameters: LoRA {trainable['lora']:,}, projector {trainable['projector']:,}, "
+        f"other saved modules {trainable['saved_modules']:,} of {trainable['total']:,}")
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=ExampleDataset(mixture.examples),
         data_collator=SftCollator(processor, max_length=recipe.max_length),
-        callbacks=[_log_callback(options.output / "log.jsonl", say if main else _quiet)],
+        callbacks=[_log_callback(options.output / "log.jsonl", say if main else _quiet),
+                   *options.callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # the JSONL callback reports instead
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
@@ -276,7 +280,63 @@ def train(registries: Any, options: TrainOptions,
     say(f"saved the adapter in {options.output} after {trainer.state.global_step} steps "
         f"({seconds:.1f} s)")
     return TrainResult(output=options.output, steps=trainer.state.global_step, log=log,
-                       seconds=seconds, trainable=trainable)
+                       seconds=seconds, trainable=trainable, model=trainer.model)
+
+
+def prepare_mixture(registries: Any, options: TrainOptions, say: Callable[[str], None]) -> Any:
+    """The mixture, its leakage audit (reused from OUTPUT/data when the same), written out."""
+    from training.data import build_mixture, leakage_check, write_mixture
+
+    recipe = options.recipe
+    mixture = build_mixture(registries, recipe.sources, options.data_root, seed=recipe.seed,
+                            leakage="off")
+    for entry in mixture.sources:
+        if entry.get("skipped_reason"):
+            say(f"warning: {entry['dataset']} left out of the mixture: {entry['skipped_reason']}")
+    say(f"{recipe.name}: {len(mixture.examples)} examples from "
+        + ", ".join(f"{s['dataset']} ({s['examples']})" for s in mixture.sources
+                    if s["examples"]))
+    folder = options.output / "data"
+    digest = _ids_digest(mixture)
+    previous = _read_json(folder / "manifest.json")
+    if (previous.get("ids_sha256") == digest and previous.get("leakage", {}).get("mode")
+            == options.leakage_check):
+        mixture.leakage = previous["leakage"]
+    else:
+        say(f"leakage check ({options.leakage_check}): training images against every readable "
+            "test split")
+        mixture.leakage = leakage_check(registries, mixture.examples, options.data_root,
+                                        options.leakage_check)
+    _say_leakage(mixture.leakage, say)
+    if is_main_process():
+        options.output.mkdir(parents=True, exist_ok=True)
+        (options.output / CONFIG_FILE).write_text(json.dumps(options.key(), indent=1))
+        write_mixture(mixture, folder, extra={"recipe": recipe.name})
+    return mixture
+
+
+def _ids_digest(mixture: Any) -> str:
+    from training.data import digest_ids
+
+    return digest_ids(e.id for e in mixture.examples)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _say_leakage(leakage: dict[str, Any], say: Callable[[str], None]) -> None:
+    if not leakage.get("run"):
+        say(f"leakage check not run: {leakage.get('reason')}")
+        return
+    missing = leakage.get("test_splits_not_checked") or {}
+    say(f"leakage check: {leakage['train_images']} training images against "
+        f"{leakage['test_images']} test images of {', '.join(leakage['test_splits_checked'])}: "
+        f"{leakage['leaked']} leaked, {leakage['suspected']} suspected (same id or near-duplicate)"
+        + (f"; not checked: {', '.join(sorted(missing))}" if missing else ""))
 
 
 def _quiet(_: str) -> None:
