@@ -77,11 +77,15 @@ class Flaky(Model):
     name = "flaky"
     capabilities = frozenset({"generate"})
 
+    @staticmethod
+    def broken(request) -> bool:  # noqa: ANN001 - demo ids look like demo-test-0003-colour
+        return int(request.sample_id.split("-")[2]) % 3 == 0
+
     def generate(self, requests):  # noqa: ANN001
-        if any(r.sample_id.endswith(("0", "3", "6")) for r in requests) and len(requests) > 1:
+        if any(self.broken(r) for r in requests) and len(requests) > 1:
             raise RuntimeError("batch failed")
-        return [RuntimeError("cannot answer") if r.sample_id.endswith(("0", "3", "6"))
-                else "The lesion is tan." for r in requests]
+        return [RuntimeError("cannot answer") if self.broken(r) else "The lesion is tan."
+                for r in requests]
 
 
 class FlakyPlugin:

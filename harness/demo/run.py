@@ -21,6 +21,7 @@ def run_demo(registries: Registries, output: Path, console: Any) -> None:
         console.rule(f"{name}: {', '.join(tasks)}")
         run(registries, RunOptions(model=name, tasks=tasks, output=output, batch_size=16),
             console=console)
-    from leaderboards.summary import print_summary
+    from leaderboards.cli import print_leaderboard
 
-    print_summary(output, console, tasks=DEMO_TASKS)
+    # The demo's Markdown goes beside its results, never into the committed leaderboards/.
+    print_leaderboard(output, output / "leaderboards", console)
