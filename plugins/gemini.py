@@ -57,7 +57,9 @@ class GeminiModel(Model):
             base_url=base_url, timeout=int((settings.timeout + 5) * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),
         )
-        self._client = genai.Client(api_key=key or "none", http_options=http_options)
+        # vertexai=False: an ambient GOOGLE_GENAI_USE_VERTEXAI must not switch to cloud credentials.
+        self._client = genai.Client(api_key=key or "none", vertexai=False,
+                                    http_options=http_options)
         self._caller = ApiCaller(settings, [key], seed=seed, name=name)
 
     def __repr__(self) -> str:

@@ -29,6 +29,11 @@ from harness.types import Request
 ARK_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 DOUBAO_MODEL_ID = "doubao-1-5-vision-pro-32k-250115"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Options that change how requests are sent, never what is answered: they belong out of the
+# request fingerprint, so resuming with another concurrency re-asks nothing. Kept literal
+# (equal to api_client.TRANSPORT_OPTIONS, checked by a test) so registering stays import-cheap.
+RUNTIME_OPTIONS = ("concurrency", "rpm", "timeout", "max_retries", "backoff", "backoff_max",
+                   "retry_after_max")
 
 DECODING_MAP = (
     "do_sample=false -> temperature=0 (the API's nearest to greedy; not guaranteed "

@@ -61,3 +61,9 @@ def test_options_convert_and_refuse() -> None:
                 {"rpm": "inf"}):
         with pytest.raises(UsageError, match="must be"):
             parse_options("m", bad, TRANSPORT_OPTIONS)
+
+
+def test_runtime_options_list_matches_the_transport_options() -> None:
+    from plugins.openai_compat import RUNTIME_OPTIONS
+
+    assert set(RUNTIME_OPTIONS) == set(TRANSPORT_OPTIONS)
