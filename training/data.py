@@ -105,14 +105,14 @@ def load_source(registries: Any, source: Source, data_root: Path | None,
                 rng: random.Random) -> tuple[list[Example], dict[str, Any]]:
     """Examples of one source, and its manifest entry."""
     spec = registries.datasets.get(source.dataset)
-    if spec.needs_data_root and data_root is None:
-        raise UsageError(f"dataset '{spec.name}' is read from disk: pass --data-root DIR")
     if source.split not in spec.splits:
         # The paper trains on BCN20000 and MSKCC; an adapter that registers only their test
         # split cannot supply them. Recorded, said, and the rest of the mixture goes on.
         return [], {"dataset": spec.name, "kind": source.kind, "split": source.split,
                     "examples": 0, "skipped_reason": f"no '{source.split}' split registered "
                                                       f"(it has {', '.join(spec.splits)})"}
+    if spec.needs_data_root and data_root is None:
+        raise UsageError(f"dataset '{spec.name}' is read from disk: pass --data-root DIR")
     samples = list(spec.load(data_root, source.split))
     if source.kind == "label":
         made = [label_to_example(s, source, rng) for s in samples]
