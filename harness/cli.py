@@ -190,6 +190,10 @@ def print_outcomes(con: Any, outcomes: list[Any]) -> None:
             f"[bold]{o.task}[/]: {m.get('answered', 0)}/{m.get('n', 0)} answered "
             f"({o.cached} stored, {o.asked} asked, {o.failed} failed) {headline} -> {o.folder}"
         )
+        skipped = (m.get("data") or {}).get("skipped", 0)
+        if skipped:
+            con.print(f"[yellow]warning[/]: {skipped} dataset rows were skipped; "
+                      f"each is listed in {o.folder / 'run.json'} (data.skipped_rows)")
 
 
 @cli.command()

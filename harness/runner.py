@@ -334,6 +334,7 @@ def finalize(
         "failures": failures[:MAX_LISTED_FAILURES],
         "scores": scores,
         "limit": opts.limit,
+        "data": _data_summary(tr.task),
         "task_fingerprint": task_fp,
         "model_key": key,
         "harness_version": __version__,
@@ -369,9 +370,17 @@ def finalize(
         "ended": now(),
         "counts": {"samples": len(tr.samples), "cached": tr.cached, "asked": len(tr.pending)},
         "store": {"repaired_torn_lines": tr.store.repaired_lines, "bad_lines": tr.store.bad_lines},
+        "data": tr.task.data_report.to_dict() if tr.task.data_report is not None else None,
     }
     atomic_write_json(tr.store.folder / "run.json", run_info)
     return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
+
+
+def _data_summary(task: Task) -> dict[str, Any] | None:
+    report = task.data_report
+    if report is None:
+        return None
+    return {"skipped": len(report.skipped), "notes": report.notes[:20]}
 
 
 def _identity(model: Any) -> Any:

@@ -18,6 +18,7 @@ class Task:
     kind: str = ""
     dataset: str = ""
     capability: str = "generate"  # the model capability this task needs
+    data_report: Any = None  # set by load_samples: rows skipped, notes, split manifest
 
     def config(self) -> dict[str, Any]:
         """Everything that shapes requests and scores. Its hash is the task fingerprint."""

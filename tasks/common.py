@@ -16,7 +16,25 @@ def dataset_spec(name: str) -> DatasetSpec:
     return get_registries().datasets.get(name)
 
 
-def load_split(spec: DatasetSpec, data_root: Path | None, split: str) -> list[Sample]:
+class DataReport:
+    """What loading a task's data left out or remarked on; recorded in run.json and metrics.json.
+
+    Nothing is dropped silently: every skipped row is one sentence naming file and row.
+    """
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+        self.notes: list[str] = []
+        self.manifest: dict[str, Any] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"skipped": len(self.skipped), "skipped_rows": self.skipped[:200],
+                "notes": self.notes, "manifest": self.manifest}
+
+
+def load_split(
+    spec: DatasetSpec, data_root: Path | None, split: str, report: DataReport | None = None
+) -> list[Sample]:
     if spec.needs_data_root:
         if data_root is None:
             raise UsageError(
@@ -29,7 +47,18 @@ def load_split(spec: DatasetSpec, data_root: Path | None, split: str) -> list[Sa
         raise UsageError(
             f"dataset '{spec.name}' has no '{split}' split (it has {', '.join(spec.splits)})"
         )
-    return list(spec.load(data_root, split))
+    loaded = spec.load(data_root, split)
+    samples = list(loaded)
+    if report is not None:
+        report.skipped += [f"{split}: {m}" for m in getattr(loaded, "skipped", [])]
+        report.notes += [f"{split}: {m}" for m in getattr(loaded, "notes", [])]
+        manifest = spec.extra.get("manifest")
+        if callable(manifest) and not report.manifest:
+            try:
+                report.manifest = manifest(data_root)
+            except Exception as exc:  # provenance only: never lose a run over it
+                report.notes.append(f"split manifest unavailable: {exc}")
+    return samples
 
 
 def as_int(task: str, key: str, value: Any) -> int:

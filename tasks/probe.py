@@ -23,7 +23,7 @@ from harness.errors import HarnessError
 from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
-from tasks.common import GROUP_FIELDS, as_int, dataset_spec, group_fields, load_split
+from tasks.common import GROUP_FIELDS, DataReport, as_int, dataset_spec, group_fields, load_split
 
 
 class ProbeTask(Task):
@@ -74,10 +74,11 @@ class ProbeTask(Task):
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         samples: list[Sample] = []
+        self.data_report = DataReport()
         for split in ("train", "val", "test"):
             if split not in self.spec.splits:
                 continue
-            part = load_split(self.spec, data_root, split)
+            part = load_split(self.spec, data_root, split, self.data_report)
             if split != "test" and self.subsample is not None:
                 part = [s for s in part if self._keep(s)]
             samples += part
@@ -115,7 +116,6 @@ class ProbeTask(Task):
         self, samples: Sequence[Sample], predictions: dict[str, Prediction]
     ) -> dict[str, Any]:
         from harness.metrics import score_classification
-
         from tasks.probe_fit import evaluate_probe, fit_probe
 
         labels = list(self.spec.classes)

@@ -18,6 +18,7 @@ from harness.task import Task
 from harness.types import Prediction, Request, Sample
 from tasks.common import (
     GROUP_FIELDS,
+    DataReport,
     as_int,
     dataset_spec,
     decoding_preset,
@@ -76,7 +77,8 @@ class VqaTask(Task):
                 "bootstrap": self.bootstrap}
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
-        return load_split(dataset_spec(self.dataset), data_root, self.split)
+        self.data_report = DataReport()
+        return load_split(dataset_spec(self.dataset), data_root, self.split, self.data_report)
 
     def build_request(self, sample: Sample) -> Request:
         prompt = CAPTION_INSTRUCTION if self.kind == "caption" else (sample.question or "")
@@ -100,6 +102,12 @@ class VqaTask(Task):
             options={"bertscore_model": self.bertscore_model} if self.bertscore_model else None,
         )
         result["empty_answers"] = sum(1 for o in outputs if not o.strip())
+        unknown = sum(1 for s in answered if s.modality is None)
+        if unknown:
+            result.setdefault("notes", []).append(
+                f"modality unknown for {unknown} of {len(answered)} samples: they are scored "
+                "overall and under modality 'unknown' (give MM-Skin/modality.csv to split them)"
+            )
         result["scoring"] = self.scoring_config()
         return result
 

@@ -25,6 +25,7 @@ from harness.task import Task
 from harness.types import Prediction, Request, Sample
 from tasks.common import (
     GROUP_FIELDS,
+    DataReport,
     as_bool,
     as_choice,
     as_int,
@@ -102,7 +103,8 @@ class ZeroShotTask(Task):
         return ",".join(parts)
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
-        return load_split(self.spec, data_root, self.split)
+        self.data_report = DataReport()
+        return load_split(self.spec, data_root, self.split, self.data_report)
 
     def choices_for(self, sample: Sample) -> tuple[str, ...]:
         classes = list(self.classes)
