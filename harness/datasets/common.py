@@ -122,6 +122,8 @@ def read_csv(path: Path, required: Sequence[str], what: str = "") -> Any:
         raise DataError(f"{what or 'file'} not found: {path}")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{_undecodable(path, exc)} is not UTF-8 text") from None
     except Exception as exc:  # pandas raises many kinds; all mean "cannot parse"
         raise DataError(f"{path}: cannot be read as CSV ({type(exc).__name__}: {exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -132,15 +134,41 @@ def read_csv(path: Path, required: Sequence[str], what: str = "") -> Any:
     return df
 
 
+def _undecodable(path: Path, exc: UnicodeDecodeError) -> str:
+    """'<file>, row N' of the first byte that is not UTF-8 (pandas' offset is per chunk)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as whole:
+        line = data[: whole.start].count(b"\n") + 1
+        return f"{row_ref(path, line)}, byte {whole.start} (0x{data[whole.start]:02x})"
+    return f"{path} ({exc.reason})"
+
+
 def parse_label_list(text: str, where: str) -> list[str]:
     """The split files' ``categories`` cell: a Python-literal list of label strings."""
+    shown = shorten(text)
+    if len(text) > MAX_LABEL_CELL:  # never feed the parser megabytes (or echo them back)
+        raise DataError(f"{where}: categories {shown} is {len(text)} characters long, "
+                        f"more than the {MAX_LABEL_CELL} a label list may have")
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise DataError(f"{where}: categories {text!r} is not a list literal") from None
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        # MemoryError/RecursionError: a cell nested too deeply for the parser
+        raise DataError(f"{where}: categories {shown} is not a list literal") from None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DataError(f"{where}: categories {text!r} is not a list of strings")
+        raise DataError(f"{where}: categories {shown} is not a list of strings")
     return value
+
+
+MAX_LABEL_CELL = 10_000
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``repr(text)``, cut to about ``limit`` characters so one bad cell stays one sentence."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def clean(value: Any) -> Any:
