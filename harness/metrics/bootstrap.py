@@ -35,8 +35,8 @@ def bootstrap_weights(
 ) -> Iterator[np.ndarray]:
     """Yield ``[c, n]`` float count matrices, ``bootstrap`` rows in all, deterministic in seed.
 
-    Strata are visited in sorted order of their names, so the draws do not depend
-    on the order in which the rows happen to arrive within a stratum's name.
+    Strata are visited in sorted order of their names, so the same rows with the
+    same strata get the same resamples in every run and for every model.
     """
     if bootstrap < 0:
         raise UsageError(f"bootstrap must be >= 0, got {bootstrap}")
