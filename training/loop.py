@@ -303,8 +303,9 @@ def prepare_mixture(registries: Any, options: TrainOptions, say: Callable[[str],
             == options.leakage_check):
         mixture.leakage = previous["leakage"]
     else:
-        say(f"leakage check ({options.leakage_check}): training images against every readable "
-            "test split")
+        if options.leakage_check != "off":
+            say(f"leakage check ({options.leakage_check}): training images against every "
+                "readable test split")
         mixture.leakage = leakage_check(registries, mixture.examples, options.data_root,
                                         options.leakage_check)
     _say_leakage(mixture.leakage, say)
