@@ -297,3 +297,52 @@ def test_bad_base_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "cfg" / "config.json").write_text(json.dumps({"model_type": "llava_mistral"}))
     with pytest.raises(UsageError, match="convert"):
         check_base(tmp_path / "cfg")
+
+
+def invoke(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_train_then_merge(base: Path, tmp_path: Path) -> None:
+    out, merged = tmp_path / "cli-run", tmp_path / "cli-merged"
+    result = invoke("train", "--recipe", "skinvl-demo", "--base", str(base), "--output", str(out),
+                    "--max-steps", "2", "--leakage-check", "off", "--no-deepspeed")
+    assert result.exit_code == 0, result.output
+    assert "saved the adapter" in result.stderr and "harness run --model skinvl" in result.stderr
+    assert json.loads((out / "skinvl_training.json").read_text())["steps"] == 2
+    result = invoke("train", "merge", str(out), "--output", str(merged))
+    assert result.exit_code == 0, result.output
+    assert (merged / "config.json").is_file() and (merged / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "--recipe", "skinvl-demo"), "missing --base, --output"),
+    (("train", "--recipe", "nope", "--base", "{base}", "--output", "{tmp}/o"), "unknown recipe"),
+    (("train", "--recipe", "skinvl-mm", "--base", "{tmp}/missing", "--output", "{tmp}/o"),
+     "is not a folder"),
+    (("train", "--recipe", "skinvl-mm", "--base", "{base}", "--output", "{tmp}/o"),
+     "pass --data-root"),
+    (("train", "merge", "{tmp}", "--output", "{tmp}/m"), "holds no adapter_config.json"),
+    (("train", "--recipe", "skinvl-demo", "--base", "{base}", "--output", "{tmp}/o",
+      "--deepspeed", "{tmp}/ds.json", "--no-deepspeed"), "contradict"),
+])
+def test_cli_errors_are_one_sentence(base: Path, tmp_path: Path, args: tuple[str, ...],
+                                     message: str) -> None:
+    argv = [a.format(base=base, tmp=tmp_path) for a in args]
+    result = invoke(*argv)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o" / "adapter_config.json").exists()
+
+
+def test_cli_lists_recipes() -> None:
+    result = invoke("train", "recipes")
+    assert result.exit_code == 0
+    for name in ("skinvl-mm", "skinvl-pub", "skinvl-pubmm", "skinvl-demo"):
+        assert name in result.output
+    assert "LoRA r=128 alpha=64, lr 5e-05 cosine, batch 16/device" in result.output
