@@ -176,7 +176,7 @@ def gemini_flash(model_path: str | None = None, device: str | None = None, seed:
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
-        name="gemini-2.0-flash", factory=gemini_flash, family="Gemini API",
+        name="gemini-2.0-flash", factory=gemini_flash, family="gemini-api",
         checkpoint=GEMINI_MODEL_ID, aliases=("gemini-flash-2.0",),
         description="the paper's Gemini 2.0 Flash through google-genai (key: GEMINI_API_KEY)",
     ))

@@ -4,10 +4,10 @@ It speaks the OpenAI chat-completions format (``POST .../chat/completions``, in
 OpenAI's or vLLM's flavour) and the Gemini REST format
 (``POST /v1beta/models/{model}:generateContent``), answers each request with
 ``echo[<marker>]: <prompt text>`` (so a stored answer shows which request
-it answered), and can be told to fail on purpose: 429 with
-Retry-After, 500/503, dropped connections, stalls past the client's timeout,
-malformed JSON, bodies without an answer, 400 and 401, and a careless 400 that
-echoes the caller's credential back in its message ("leak", to test scrubbing).
+it answered), and can be told to fail on purpose: 429 with Retry-After,
+500/503, dropped connections (before any byte, or mid-body), stalls past the
+client's timeout, malformed JSON, bodies without an answer, 400 and 401, and a
+careless 400 that echoes the caller's credential back ("leak", to test scrubbing).
 
 Every request is logged (arrival time, path, sample marker, status, fault,
 decoding parameters) so tests measure retries per sample and the request rate
@@ -41,7 +41,8 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULT_MODES = ("429", "500", "503", "drop", "stall", "malformed", "empty", "400", "401", "leak")
+FAULT_MODES = ("429", "500", "503", "drop", "truncate", "stall", "malformed", "empty", "400",
+               "401", "leak")
 GEMINI_PATH = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
 
@@ -62,6 +63,13 @@ class ServerConfig:
     model_version: str | None = None  # the served model id reported back (default: the asked)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: sixteen clients connecting at once would see
+    # SYNs dropped and second-long connect stalls that no real API has.
+    request_queue_size = 256
+
+
 class ApiServer:
     """The server in a background thread; ``url`` is its base address."""
 
@@ -73,8 +81,7 @@ class ApiServer:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._closing = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
         self._serving = False
 
@@ -343,6 +350,17 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
             if mode == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)  # no status line at all: a dropped connection
+                return
+            if mode == "truncate":  # status and headers, then half the promised body
+                body = json.dumps({"choices": [], "candidates": [], "pad": "x" * 200}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
                 return
             if mode == "stall":
                 server._closing.wait(cfg.stall)

@@ -18,7 +18,7 @@ from plugins.api_client import ApiError
 from plugins.gemini import GEMINI_MODEL_ID, gemini_flash
 
 KEY_ENV = "HARNESS_TEST_GEMINI_KEY"
-FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "5"}
+FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_images_prompt_and_decoding_reach_generate_content(
 
 def test_faults_are_retried_within_the_limit(server: ApiServer) -> None:
     server.configure(fault_rate=0.3, max_faults_per_marker=3, seed=5,
-                     fault_modes=("429", "500", "503", "drop", "malformed"))
+                     fault_modes=("429", "500", "503", "drop", "truncate", "malformed"))
     m = model(server, concurrency=8, max_retries=3)
     try:
         reqs = requests_for(60)

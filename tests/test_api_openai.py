@@ -29,7 +29,7 @@ from plugins.openai_compat import (
 )
 
 KEY_ENV = "HARNESS_TEST_API_KEY"
-FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "5"}
+FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_200_samples_against_30_percent_faults_all_answered_within_the_retry_lim
     # Every retryable fault mode, 30% of requests; a sample is never failed more often
     # than the retry limit allows, so the test is deterministic whatever the interleaving.
     server.configure(fault_rate=0.3, max_faults_per_marker=max_retries, seed=11,
-                     fault_modes=("429", "500", "503", "drop", "malformed", "empty"))
+                     fault_modes=("429", "500", "503", "drop", "truncate", "malformed", "empty"))
     m = model(server, concurrency=16, max_retries=max_retries)
     try:
         reqs = requests_for(200)
