@@ -1,0 +1,52 @@
+"""HuatuoGPT-Vision-7B (LLaVA on Qwen2, ``llava_qwen2`` format): ``huatuogpt-vision-7b``.
+
+Default checkpoint ``FreedomIntelligence/HuatuoGPT-Vision-7B``, converted once into
+``LlavaForConditionalGeneration`` + Qwen2 and cached. Prompt: the authors' ``cli.py``
+format, ``<|user|>\\n<image>\\nQ\\n<|assistant|>\\n`` (no BOS, question stripped);
+images expanded to a square with the processor's mean colour before the CLIP
+processor, as the authors' ``expand2square`` does. The authors' chatbot also sets
+``repetition_penalty=1.2``; the harness decodes with the task's settings instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness import hookimpl
+from harness.specs import ModelSpec
+from plugins.hf_common import (
+    CAPABILITIES,
+    STANDARD_OPTIONS,
+    Family,
+    build,
+    content,
+    converted_llava,
+)
+
+HUATUO_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}<|user|>\n" + content("<image>\n", " | trim")
+    + "\n<|assistant|>\n"
+    "{% elif message['role'] == 'assistant' %}" + content("") + "{{ eos_token }}\n"
+    "{% endif %}{% endfor %}"
+)
+
+FAMILY = Family(
+    name="huatuogpt-vision", architectures=("LlavaForConditionalGeneration",),
+    chat_template=HUATUO_TEMPLATE, answer_prefix="", pad_to_square=True,
+)
+
+
+def make_huatuo(**kw: Any) -> Any:
+    return build("huatuogpt-vision-7b", FAMILY, "FreedomIntelligence/HuatuoGPT-Vision-7B", kw,
+                 allowed=(*STANDARD_OPTIONS, "vision_tower"), prepare=converted_llava)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(ModelSpec(
+        name="huatuogpt-vision-7b", factory=make_huatuo, family="huatuogpt-vision",
+        checkpoint="FreedomIntelligence/HuatuoGPT-Vision-7B", capabilities=CAPABILITIES,
+        description="HuatuoGPT-Vision-7B (llava_qwen2 format, converted; pads to square)",
+    ))

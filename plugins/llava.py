@@ -1,0 +1,48 @@
+"""LLaVA-1.6 (LLaVA-NeXT), transformers-native: ``llava-v1.6-7b``.
+
+Default checkpoint ``llava-hf/llava-v1.6-vicuna-7b-hf``. Prompt: the LLaVA authors'
+``vicuna_v1`` conversation (their system sentence, ``USER: <image>\\nQ ASSISTANT:``),
+which is what LLaVA-1.6-Vicuna was trained and evaluated with; ``-M
+chat_template=checkpoint`` uses the checkpoint's own (shorter) template instead.
+Images: the processor's any-resolution tiling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness import hookimpl
+from harness.specs import ModelSpec
+from plugins.hf_common import CAPABILITIES, Family, build, content
+
+VICUNA_SYSTEM = (
+    "A chat between a curious human and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the human's questions."
+)
+# LLaVA's vicuna_v1: "<s>{system} USER: <image>\nQ ASSISTANT: A</s>" (separators " " and "</s>").
+VICUNA_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}" + content("") + " "
+    "{% elif message['role'] == 'user' %}USER: " + content("<image>\n") + " "
+    "{% else %}ASSISTANT: " + content("") + "{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
+FAMILY = Family(
+    name="llava-next", architectures=("LlavaNextForConditionalGeneration",),
+    chat_template=VICUNA_TEMPLATE, system=VICUNA_SYSTEM, answer_prefix=" ",
+)
+
+
+def make_llava_next(**kw: Any) -> Any:
+    return build("llava-v1.6-7b", FAMILY, "llava-hf/llava-v1.6-vicuna-7b-hf", kw)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(ModelSpec(
+        name="llava-v1.6-7b", factory=make_llava_next, family="llava-next",
+        checkpoint="llava-hf/llava-v1.6-vicuna-7b-hf", capabilities=CAPABILITIES,
+        description="LLaVA-1.6 Vicuna-7B (transformers-native)",
+    ))

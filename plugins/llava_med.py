@@ -1,0 +1,52 @@
+"""LLaVA-Med v1.5 (Mistral-7B), published in the original LLaVA format: ``llava-med-7b``.
+
+Default checkpoint ``microsoft/llava-med-v1.5-mistral-7b`` (``LlavaMistralForCausalLM``),
+converted once into transformers' ``LlavaForConditionalGeneration`` by
+``plugins.llava_convert`` and cached. Prompt: the authors' ``mistral_instruct``
+conversation, ``<s>[INST] <image>\\nQ [/INST]``; images padded to a square with the
+processor's mean colour (``image_aspect_ratio: pad``), as LLaVA-Med does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness import hookimpl
+from harness.specs import ModelSpec
+from plugins.hf_common import (
+    CAPABILITIES,
+    STANDARD_OPTIONS,
+    Family,
+    build,
+    content,
+    converted_llava,
+)
+
+# LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
+LLAVA_MED_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}[INST] " + content("<image>\n") + " [/INST]"
+    "{% elif message['role'] == 'assistant' %} " + content("") + "{{ eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+FAMILY = Family(
+    name="llava-med", architectures=("LlavaForConditionalGeneration",),
+    chat_template=LLAVA_MED_TEMPLATE, answer_prefix=" ", pad_to_square=True,
+)
+CONVERTED_OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
+
+
+def make_llava_med(**kw: Any) -> Any:
+    return build("llava-med-7b", FAMILY, "microsoft/llava-med-v1.5-mistral-7b", kw,
+                 allowed=CONVERTED_OPTIONS, prepare=converted_llava)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(ModelSpec(
+        name="llava-med-7b", factory=make_llava_med, family="llava-med",
+        checkpoint="microsoft/llava-med-v1.5-mistral-7b", capabilities=CAPABILITIES,
+        description="LLaVA-Med v1.5 Mistral-7B (original LLaVA format, converted)",
+    ))

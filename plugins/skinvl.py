@@ -1,0 +1,123 @@
+"""SkinVL, the MM-Skin paper's model: published weights and locally trained ones.
+
+- ``skinvl-mm``, ``skinvl-pub``, ``skinvl-pubmm``: ``zwq803/SkinVL-MM``, ``-Pub``,
+  ``-PubMM``, merged LLaVA-Med fine-tunes in the original LLaVA format, converted
+  once into ``LlavaForConditionalGeneration`` (see ``plugins.llava_convert``).
+- ``skinvl``: ``--model-path`` points at what ``training`` produced: a peft LoRA
+  adapter folder (``adapter_config.json`` naming its LLaVA-architecture base; the
+  adapter is merged into the base at load time, every adapter weight must land) or
+  a merged ``LlavaForConditionalGeneration`` checkpoint.
+
+Prompt and images as LLaVA-Med, the model SkinVL is fine-tuned from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import hookimpl
+from harness.errors import HarnessError, UsageError
+from harness.specs import ModelSpec
+from plugins.hf_common import (
+    CAPABILITIES,
+    STANDARD_OPTIONS,
+    Family,
+    build,
+    converted_llava,
+    folder_fingerprint,
+    read_json,
+)
+from plugins.llava_med import LLAVA_MED_TEMPLATE
+
+FAMILY = Family(
+    name="skinvl", architectures=("LlavaForConditionalGeneration",),
+    chat_template=LLAVA_MED_TEMPLATE, answer_prefix=" ", pad_to_square=True,
+)
+PUBLISHED = {
+    "skinvl-mm": ("zwq803/SkinVL-MM", "trained on MM-Skin"),
+    "skinvl-pub": ("zwq803/SkinVL-Pub", "trained on public dermatology data"),
+    "skinvl-pubmm": ("zwq803/SkinVL-PubMM", "trained on public data and MM-Skin"),
+}
+OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
+LOCAL_OPTIONS = (*OPTIONS, "base")
+
+
+def make_published(name: str) -> Callable[..., Any]:
+    def factory(**kw: Any) -> Any:
+        return build(name, FAMILY, PUBLISHED[name][0], kw, allowed=OPTIONS,
+                     prepare=converted_llava)
+
+    return factory
+
+
+def make_local(**kw: Any) -> Any:
+    path = kw.get("model_path")
+    if not path:
+        raise UsageError(
+            "model 'skinvl' needs --model-path DIR: a trained LoRA adapter folder or a merged "
+            "checkpoint (or use skinvl-mm, skinvl-pub, skinvl-pubmm for the published weights)"
+        )
+    folder = Path(path).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        if "base" in kw:
+            raise UsageError("model 'skinvl': -M base=... applies only to an adapter folder")
+        return build("skinvl", FAMILY, str(folder), kw, allowed=OPTIONS,
+                     prepare=converted_llava)
+    adapter = read_json(folder / "adapter_config.json")
+    base = kw.pop("base", None) or adapter.get("base_model_name_or_path")
+    if not base:
+        raise UsageError(
+            f"model 'skinvl': {folder}/adapter_config.json names no base model; give -M base=DIR"
+        )
+    allow_pickle = str(kw.get("allow_pickle", "false")).lower() in ("1", "true", "yes", "on")
+    model = build("skinvl", FAMILY, "", {**kw, "model_path": base}, allowed=OPTIONS,
+                  prepare=converted_llava)
+    merge_adapter(model, folder, allow_pickle)
+    model.checkpoint = str(folder)
+    model.provenance["adapter"] = {"path": str(folder.resolve()), "base": str(base),
+                                   "sha256": folder_fingerprint(folder)}
+    return model
+
+
+def merge_adapter(model: Any, folder: Path, allow_pickle: bool) -> None:
+    """Merge a peft LoRA adapter into the base; an adapter weight with no place is an error."""
+    from peft import PeftConfig, PeftModel
+    from peft.utils import load_peft_weights, set_peft_model_state_dict
+
+    has_safe = (folder / "adapter_model.safetensors").is_file()
+    if not has_safe and not allow_pickle:
+        raise UsageError(
+            f"model 'skinvl': {folder} holds no adapter_model.safetensors; a pickled adapter "
+            "needs -M allow_pickle=true"
+        )
+    config = PeftConfig.from_pretrained(folder)
+    config.inference_mode = True
+    peft_model = PeftModel(model.model, config)
+    weights = load_peft_weights(str(folder), device="cpu")
+    result = set_peft_model_state_dict(peft_model, weights)
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    missing = [k for k in (getattr(result, "missing_keys", []) or [])
+               if "lora_" in k or "modules_to_save" in k]
+    if unexpected or missing:
+        shown = ", ".join((unexpected or missing)[:3])
+        raise HarnessError(
+            f"model 'skinvl': the adapter in {folder} does not fit its base "
+            f"({len(unexpected)} unexpected, {len(missing)} missing weights, e.g. {shown})"
+        )
+    model.model = peft_model.merge_and_unload().eval()
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    for name, (repo, what) in PUBLISHED.items():
+        register(ModelSpec(
+            name=name, factory=make_published(name), family="skinvl", checkpoint=repo,
+            capabilities=CAPABILITIES, description=f"SkinVL {what} (original LLaVA format)",
+        ))
+    register(ModelSpec(
+        name="skinvl", factory=make_local, family="skinvl", checkpoint=None,
+        capabilities=CAPABILITIES,
+        description="a locally trained SkinVL: --model-path ADAPTER_DIR or merged checkpoint",
+    ))
