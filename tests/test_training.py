@@ -346,3 +346,25 @@ def test_cli_lists_recipes() -> None:
     for name in ("skinvl-mm", "skinvl-pub", "skinvl-pubmm", "skinvl-demo"):
         assert name in result.output
     assert "LoRA r=128 alpha=64, lr 5e-05 cosine, batch 16/device" in result.output
+
+
+def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) -> None:
+    """`harness run --model skinvl --model-path ADAPTER|MERGED --task vqa/demo`: same answers."""
+    pytest.importorskip("plugins.skinvl")
+    from harness.runner import RunOptions, run
+    from training.merge import merge_adapter
+
+    result, _ = trained
+    merged = merge_adapter(result.output, tmp_path / "merged")
+    outputs = {}
+    for label, path in (("adapter", result.output), ("merged", merged)):
+        (outcome,) = run(get_registries(), RunOptions(
+            model="skinvl", tasks=["vqa/demo"], output=tmp_path / label, model_path=str(path),
+            limit=16, batch_size=16, task_options={"bootstrap": "0"}))
+        assert outcome.failed == 0 and outcome.metrics["n"] == 16
+        lines = (outcome.folder / "predictions.jsonl").read_text().splitlines()
+        outputs[label] = {json.loads(x)["id"]: json.loads(x)["output"] for x in lines}
+        assert outcome.metrics["scores"]["overall"]["rougeL"] > 0
+    assert outputs["adapter"] == outputs["merged"]
+    assert any(o.startswith("The lesion") or o.startswith("This is") for o in
+               outputs["adapter"].values())

@@ -4,7 +4,7 @@
   run JIT-compiles DeepSpeed's shm comm op (about 50-140 s on 2 cores), cached in
   ``TORCH_EXTENSIONS_DIR`` (default here: ~/.cache/derm-harness-torch-extensions).
 - Demo: ``training.demo.train_demo_model`` must finish in under three minutes and beat
-  its untrained base on the ``vqa/demo`` task with that task's own metrics.
+  its untrained base on ``vqa/demo`` (both run as ``harness run --model skinvl``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from harness.plugins import get_registries  # noqa: E402
-from harness.types import Prediction  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -71,40 +70,21 @@ def test_deepspeed_zero2_on_cpu_one_process(base: Path, tmp_path: Path) -> None:
     assert any(not torch.equal(before[k], after[k]) for k in projector)
 
 
-def generate_answers(model_dir: Path, requests: list[Any]) -> list[str]:
-    """Greedy answers of a LLaVA checkpoint, prompted with its own chat template."""
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
+def vqa_demo_scores(model_dir: Path, results: Path) -> dict[str, Any]:
+    """``harness run --model skinvl --model-path MODEL_DIR --task vqa/demo``, in process."""
+    from harness.runner import RunOptions, run
 
-    from harness.images import open_rgb
-    from training.collate import prompt_text
-
-    processor = AutoProcessor.from_pretrained(model_dir)
-    processor.tokenizer.padding_side = "left"
-    model = LlavaForConditionalGeneration.from_pretrained(model_dir).eval()
-    out: list[str] = []
-    for i in range(0, len(requests), 16):
-        chunk = requests[i:i + 16]
-        enc = processor(images=[open_rgb(r.images[0]) for r in chunk],
-                        text=[prompt_text(processor, r.prompt) for r in chunk],
-                        return_tensors="pt", padding=True)
-        with torch.no_grad():
-            ids = model.generate(**enc, max_new_tokens=32, do_sample=False)
-        out += processor.batch_decode(ids[:, enc["input_ids"].shape[1]:],
-                                      skip_special_tokens=True)
-    return [o.strip() for o in out]
-
-
-def vqa_demo_scores(model_dir: Path) -> dict[str, Any]:
-    """The ``vqa/demo`` task's own requests and scoring, for a checkpoint folder."""
-    task = get_registries().tasks.get("vqa/demo").factory(bootstrap=0)
-    samples = task.load_samples(None)
-    requests = [task.build_request(s) for s in samples]
-    answers = generate_answers(model_dir, requests)
-    predictions = {s.id: Prediction(id=s.id, fingerprint="", output=a)
-                   for s, a in zip(samples, answers, strict=True)}
-    result = task.score(samples, predictions)
-    result["exact"] = sum(a == s.answer for s, a in zip(samples, answers, strict=True))
-    return result
+    outcomes = run(get_registries(), RunOptions(
+        model="skinvl", tasks=["vqa/demo"], output=results, model_path=str(model_dir),
+        batch_size=16, task_options={"bootstrap": "0"}))
+    (outcome,) = outcomes
+    assert outcome.failed == 0
+    predictions = [json.loads(x) for x in
+                   (outcome.folder / "predictions.jsonl").read_text().splitlines()]
+    samples = {s.id: s for s in get_registries().datasets.get("demo-vqa").load(None, "test")}
+    metrics = dict(outcome.metrics or {})
+    metrics["exact"] = sum(p["output"] == samples[p["id"]].answer for p in predictions)
+    return metrics
 
 
 def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
@@ -117,9 +97,10 @@ def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
     assert cpu < 180, f"training took {cpu:.0f} s of CPU time"
     print(f"demo training: {wall:.1f} s wall, {cpu:.1f} s CPU")
 
-    trained = vqa_demo_scores(model_dir)
-    untrained = vqa_demo_scores(tmp_path / "demo-model" / "base")
-    t, u = trained["overall"], untrained["overall"]
+    pytest.importorskip("plugins.skinvl")
+    trained = vqa_demo_scores(model_dir, tmp_path / "results-trained")
+    untrained = vqa_demo_scores(tmp_path / "demo-model" / "base", tmp_path / "results-base")
+    t, u = trained["scores"]["overall"], untrained["scores"]["overall"]
     print("trained", {k: round(v, 4) for k, v in t.items() if isinstance(v, float)},
           "exact", trained["exact"])
     print("untrained", {k: round(v, 4) for k, v in u.items() if isinstance(v, float)},

@@ -48,3 +48,14 @@ def load_base(path: Path, dtype: Any = None) -> tuple[Any, Any]:
     kwargs = {"dtype": dtype} if dtype is not None else {}
     model = LlavaForConditionalGeneration.from_pretrained(path, **kwargs)
     return model, processor
+
+
+def inference_format() -> tuple[str | None, bool]:
+    """(chat template, pad to square) of ``harness run --model skinvl``, so that training sees
+    the prompts and images evaluation will; (None, False) when that plugin is not installed
+    (the checkpoint's own template, images as the processor takes them)."""
+    try:
+        from plugins.skinvl import FAMILY
+    except ImportError:
+        return None, False
+    return FAMILY.chat_template, bool(FAMILY.pad_to_square)

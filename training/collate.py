@@ -1,10 +1,11 @@
 """Examples -> model inputs: the prompt (image tokens included) is masked out of the loss.
 
-The prompt is the processor's own chat template with the generation prompt, the
-same text the harness's LLaVA plugins send at evaluation; the target is the
-answer and the end-of-sequence token. Prompt and prompt+answer are tokenised
-separately and the prompt's ids must be a prefix of the full ids, so the mask
-never cuts a token in two.
+Training sees what evaluation will send: the chat template and image padding of
+``harness run --model skinvl`` (``training.base.inference_format``; LLaVA-Med's
+``[INST] <image>\nQ [/INST]`` and expand-to-square), else the checkpoint's own
+template. The target is the template's assistant turn: the answer and the
+end-of-sequence token. Prompt and prompt+answer are tokenised separately and the
+prompt's ids must be a prefix of the full ids, so the mask never cuts a token.
 """
 
 from __future__ import annotations
@@ -21,19 +22,40 @@ def user_message(question: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
 
 
-def prompt_text(processor: Any, question: str) -> str:
-    if not getattr(processor, "chat_template", None):
+def assistant_message(answer: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"type": "text", "text": answer}]}
+
+
+def _template(processor: Any, template: str | None) -> str:
+    chosen = template or getattr(processor, "chat_template", None)
+    if not chosen:
         raise UsageError("the base model's processor has no chat template: save one with the "
                          "checkpoint (processor.chat_template) before training")
+    return str(chosen)
+
+
+def prompt_text(processor: Any, question: str, template: str | None = None) -> str:
+    """The generation prompt for one image and a question."""
     return processor.apply_chat_template(user_message(question), add_generation_prompt=True,
-                                         tokenize=False)
+                                         tokenize=False,
+                                         chat_template=_template(processor, template))
+
+
+def full_text(processor: Any, question: str, answer: str, template: str | None = None) -> str:
+    """The conversation with the assistant's answer, as the template writes it."""
+    return processor.apply_chat_template(
+        [*user_message(question), assistant_message(answer)], tokenize=False,
+        chat_template=_template(processor, template))
 
 
 class SftCollator:
     """Builds right-padded batches with ``labels`` = -100 on prompt, image tokens and padding."""
 
-    def __init__(self, processor: Any, max_length: int | None = None) -> None:
+    def __init__(self, processor: Any, max_length: int | None = None,
+                 chat_template: str | None = None, pad_to_square: bool = False) -> None:
         self.processor = processor
+        self.template = chat_template
+        self.pad_to_square = pad_to_square
         self.tokenizer = processor.tokenizer
         self.max_length = max_length
         eos = self.tokenizer.eos_token
@@ -45,17 +67,15 @@ class SftCollator:
 
     def encode(self, image: Any, question: str, answer: str) -> tuple[list[int], list[int]]:
         """(input_ids, labels) of one example; the image token is already expanded."""
-        prompt = prompt_text(self.processor, question)
-        full = f"{prompt}{answer.strip()}{self.eos}"
+        prompt = prompt_text(self.processor, question, self.template)
+        full = full_text(self.processor, question, answer.strip(), self.template)
+        if not full.startswith(prompt) or self.eos not in full[len(prompt):]:
+            full = f"{prompt} {answer.strip()}{self.eos}"  # a template without an answer turn
         p_ids = self._ids(image, prompt)
         f_ids = self._ids(image, full)
         if f_ids[: len(p_ids)] != p_ids:
-            # A tokenizer that merges across the prompt/answer boundary: retry with a space.
-            full = f"{prompt} {answer.strip()}{self.eos}"
-            f_ids = self._ids(image, full)
-            if f_ids[: len(p_ids)] != p_ids:
-                raise HarnessError("the tokenised prompt is not a prefix of prompt+answer; "
-                                   "the loss mask cannot be placed for this tokenizer")
+            raise HarnessError("the tokenised prompt is not a prefix of prompt+answer; "
+                               "the loss mask cannot be placed for this tokenizer")
         labels = [IGNORE_INDEX] * len(p_ids) + f_ids[len(p_ids):]
         if self.max_length is not None and len(f_ids) > self.max_length:
             if len(p_ids) >= self.max_length:
@@ -65,14 +85,26 @@ class SftCollator:
         return f_ids, labels
 
     def _ids(self, image: Any, text: str) -> list[int]:
-        enc = self.processor(images=[image], text=[text], return_tensors="pt")
+        # A template that writes BOS itself must not get a second one from the tokenizer.
+        bos = self.tokenizer.bos_token
+        enc = self.processor(images=[image], text=[text], return_tensors="pt",
+                             add_special_tokens=not (bos and text.startswith(bos)))
         return enc["input_ids"][0].tolist()
+
+    def _square(self, images: list[Any]) -> list[Any]:
+        if not self.pad_to_square:
+            return images
+        from plugins.hf_common import expand_to_square, mean_colour
+
+        colour = mean_colour(self.processor.image_processor)
+        return [expand_to_square(im, colour) for im in images]
 
     def __call__(self, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        images = [item["image"] for item in batch]
-        rows = [self.encode(item["image"], item["question"], item["answer"]) for item in batch]
+        images = self._square([item["image"] for item in batch])
+        rows = [self.encode(im, item["question"], item["answer"])
+                for im, item in zip(images, batch, strict=True)]
         width = max(len(ids) for ids, _ in rows)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)

@@ -176,7 +176,7 @@ def train(registries: Any, options: TrainOptions,
     from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from training.base import check_base, load_base
+    from training.base import check_base, inference_format, load_base
     from training.collate import SftCollator
     from training.data import leaked_count
     from training.lora import attach_lora, trainable_summary
@@ -235,6 +235,7 @@ def train(registries: Any, options: TrainOptions,
     if options.prepare_only:
         return TrainResult(output=options.output, steps=0, log=[], seconds=0.0, trainable={})
 
+    template, pad_to_square = inference_format()
     set_seed(recipe.seed)
     model, processor = load_base(options.base, dtype=torch.bfloat16 if bf16 else torch.float32)
     model.config.use_cache = False
@@ -246,7 +247,8 @@ def train(registries: Any, options: TrainOptions,
         model=model,
         args=args,
         train_dataset=ExampleDataset(mixture.examples),
-        data_collator=SftCollator(processor, max_length=recipe.max_length),
+        data_collator=SftCollator(processor, max_length=recipe.max_length,
+                                  chat_template=template, pad_to_square=pad_to_square),
         callbacks=[_log_callback(options.output / "log.jsonl", say if main else _quiet),
                    *options.callbacks],
     )

@@ -17,16 +17,17 @@ from typing import Any
 IMAGE_TOKEN = "<image>"
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 
-# LLaVA-Med v1.5's Mistral-instruct conversation, for the content-list messages the
-# processors use; the assistant turn ends with the end-of-sequence token.
+# LLaVA-Med v1.5's Mistral-instruct conversation (the template `harness run --model skinvl`
+# uses), for the content-list messages of the processors: BOS, "[INST] <image>\nQ [/INST]",
+# then " answer" and the end-of-sequence token.
 CHAT_TEMPLATE = (
-    "{% for message in messages %}"
+    "{{ bos_token }}{% for message in messages %}"
     "{% if message['role'] == 'user' %}[INST] "
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for c in message['content'] %}"
     "{% if c['type'] == 'image' %}<image>\n{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
     "{% endfor %}{% endif %} [/INST]"
-    "{% elif message['role'] == 'assistant' %}"
+    "{% elif message['role'] == 'assistant' %} "
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for c in message['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}"
     "{% endif %}{% endfor %}{% endif %}{{ eos_token }}"
