@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
+import functools
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -42,7 +44,7 @@ class Registry(Generic[T]):
         return None
 
     def __contains__(self, key: str) -> bool:
-        return key in self._specs or key in self._aliases
+        return key in self._specs or key in self._aliases or self._prefixed(key) is not None
 
     def __iter__(self) -> Iterator[T]:
         return iter(sorted(self._specs.values(), key=lambda s: s.name))  # type: ignore[attr-defined]
@@ -58,7 +60,26 @@ class Registry(Generic[T]):
             return self._specs[key]
         if key in self._aliases:
             return self._specs[self._aliases[key]]
+        prefixed = self._prefixed(key)
+        if prefixed is not None:
+            return prefixed
         raise UnknownNameError(self._unknown_message(key))
+
+    def _prefixed(self, key: str) -> T | None:
+        """``openai:gpt-4o`` resolves through a spec registered as ``openai:*``.
+
+        The part after the prefix reaches the factory as ``model_id``; the resolved
+        spec carries the full name, so results go to a folder of their own.
+        """
+        prefix, sep, rest = key.partition(":")
+        if not sep or not rest or rest == "*":
+            return None
+        spec = self._specs.get(f"{prefix}:*")
+        if spec is None or not hasattr(spec, "factory"):
+            return None
+        return dataclasses.replace(  # type: ignore[type-var]
+            spec, name=key, aliases=(), factory=functools.partial(spec.factory, model_id=rest)
+        )
 
     def match(self, pattern: str) -> list[T]:
         """Resolve a name, an alias or a glob (``zeroshot/*``) to one or more specs."""

@@ -90,7 +90,8 @@ def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
     return {
         "name": spec.name,
         "checkpoint": opts.model_path or spec.checkpoint,
-        "options": dict(sorted(opts.model_options.items())),
+        "options": {k: v for k, v in sorted(opts.model_options.items())
+                    if k not in spec.runtime_options},
     }
 
 

@@ -23,6 +23,10 @@ class ModelSpec:
     capabilities: frozenset[str] = frozenset({"generate"})
     aliases: tuple[str, ...] = ()
     description: str = ""
+    # -M options that change how requests are sent, never what is answered (concurrency,
+    # rate limits, timeouts): left out of the request fingerprint, so changing them on
+    # resume re-asks nothing.
+    runtime_options: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the registry: which plugin registered it
 
 

@@ -21,6 +21,7 @@ from harness import hookimpl
 from harness.model import Model
 from harness.specs import ModelSpec
 from harness.types import Request
+from plugins.openai_compat import RUNTIME_OPTIONS
 
 GEMINI_MODEL_ID = "gemini-2.0-flash"
 DECODING_MAP = (
@@ -179,4 +180,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="gemini-2.0-flash", factory=gemini_flash, family="gemini-api",
         checkpoint=GEMINI_MODEL_ID, aliases=("gemini-flash-2.0",),
         description="the paper's Gemini 2.0 Flash through google-genai (key: GEMINI_API_KEY)",
+        runtime_options=RUNTIME_OPTIONS,
     ))

@@ -234,13 +234,16 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="openai-compatible", factory=openai_compatible, family="openai-api",
         description="any OpenAI-compatible chat server: -M base_url=... -M model_id=...",
+        runtime_options=RUNTIME_OPTIONS,
     ))
     register(ModelSpec(
         name="doubao-1.5-vision-pro", factory=doubao, family="openai-api",
         checkpoint=DOUBAO_MODEL_ID, aliases=("doubao-1-5-vision-pro-32k",),
         description="the paper's doubao-1-5-vision-pro-32k on Volcengine Ark (key: ARK_API_KEY)",
+        runtime_options=RUNTIME_OPTIONS,
     ))
     register(ModelSpec(
         name="openai:*", factory=openai_prefixed, family="openai-api",
         description="openai:<model-id> on OpenAI's API (key: OPENAI_API_KEY) or -M base_url=...",
+        runtime_options=RUNTIME_OPTIONS,
     ))

@@ -326,11 +326,10 @@ def test_registry_lists_the_api_models() -> None:
     for name in ("openai-compatible", "doubao-1.5-vision-pro", "doubao-1-5-vision-pro-32k",
                  "gemini-2.0-flash", "openai:*"):
         assert name in models
-    try:
-        spec = models.get("openai:gpt-4o")
-    except UsageError:
-        pytest.skip("the registry has no '<prefix>:*' fallback yet (see docs/api-models.md)")
+    spec = models.get("openai:gpt-4o")
     assert spec.name == "openai:gpt-4o"
+    assert spec.factory.keywords == {"model_id": "gpt-4o"}
+    assert "concurrency" in spec.runtime_options
 
 
 def test_importing_the_plugins_loads_no_sdk() -> None:

@@ -71,3 +71,29 @@ def test_a_plugin_failing_in_its_hook_is_skipped_with_a_warning() -> None:
     regs = collect(pm, warnings)
     assert any("broken-plugin" in w and "boom" in w for w in regs.warnings)
     assert "colour-lbp" in regs.models
+
+
+def test_prefix_spec_resolves_any_model_id() -> None:
+    reg: Registry[ModelSpec] = Registry("model")
+    got: dict[str, object] = {}
+    s = ModelSpec(name="openai:*", factory=lambda **kw: got.update(kw))
+    s.plugin = "api"
+    reg.add(s)
+    spec = reg.get("openai:Qwen/Qwen2.5-VL-7B-Instruct")
+    assert spec.name == "openai:Qwen/Qwen2.5-VL-7B-Instruct"
+    spec.factory(seed=1)
+    assert got == {"model_id": "Qwen/Qwen2.5-VL-7B-Instruct", "seed": 1}
+    assert "openai:x" in reg and "other:x" not in reg
+    with pytest.raises(UnknownNameError):
+        reg.get("openai:")
+
+
+def test_runtime_options_stay_out_of_the_fingerprint() -> None:
+    from harness.runner import RunOptions, model_key
+
+    s = ModelSpec(name="api", factory=lambda **kw: None, runtime_options=("concurrency",))
+    a = model_key(s, RunOptions(model="api", tasks=[], model_options={"concurrency": "1",
+                                                                       "model_id": "m"}))
+    b = model_key(s, RunOptions(model="api", tasks=[], model_options={"concurrency": "16",
+                                                                       "model_id": "m"}))
+    assert a == b and a["options"] == {"model_id": "m"}

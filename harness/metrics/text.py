@@ -98,7 +98,8 @@ def _recall_one(pred: str, ref: str) -> float:
 
 def recall(predictions: Sequence[str], references: Sequence[str],
            options: Mapping[str, Any] | None = None) -> SampleStats:
-    stats = mean_of(_memo_pairs(predictions, references, _recall_one))
+    # No memo here: a set intersection is cheaper than the cache lookup.
+    stats = mean_of([_recall_one(p, r) for p, r in zip(predictions, references, strict=True)])
     stats.notes = _count("recall", sum(1 for r in references if not r.split()),
                          "empty references scored 0")
     return stats
