@@ -360,7 +360,7 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
     for label, path in (("adapter", result.output), ("merged", merged)):
         (outcome,) = run(get_registries(), RunOptions(
             model="skinvl", tasks=["vqa/demo"], output=tmp_path / label, model_path=str(path),
-            limit=16, batch_size=16, task_options={"bootstrap": "0"}))
+            limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"}))
         assert outcome.failed == 0 and outcome.metrics["n"] == 16
         lines = (outcome.folder / "predictions.jsonl").read_text().splitlines()
         outputs[label] = {json.loads(x)["id"]: json.loads(x)["output"] for x in lines}
@@ -368,3 +368,16 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
     assert outputs["adapter"] == outputs["merged"]
     assert any(o.startswith("The lesion") or o.startswith("This is") for o in
                outputs["adapter"].values())
+
+
+def test_trains_the_shared_tiny_llava_fixture(tmp_path: Path) -> None:
+    """The plugins' own tiny LLaVA-Med-layout checkpoint (tests/tiny_models.py) trains too."""
+    tiny_models = pytest.importorskip("tiny_models")
+    from training.loop import TrainOptions, train
+
+    base = tiny_models.build_llava(tmp_path / "tiny-llava")
+    result = train(get_registries(), TrainOptions(
+        recipe=demo_recipe(logging_steps=2), base=base, output=tmp_path / "run", max_steps=6,
+        use_deepspeed=False, leakage_check="off"), say=lambda _: None)
+    losses = result.losses()
+    assert result.steps == 6 and len(losses) == 3 and losses[-1] < losses[0]
