@@ -27,7 +27,7 @@ from plugins.hf_common import (
 HUATUO_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'user' %}<|user|>\n" + content("<image>\n", " | trim")
-    + "\n<|assistant|>\n"
+    + "{{ '\\n' }}<|assistant|>\n"  # a literal newline right after a tag would be trimmed
     "{% elif message['role'] == 'assistant' %}" + content("") + "{{ eos_token }}\n"
     "{% endif %}{% endfor %}"
 )

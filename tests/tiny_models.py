@@ -407,3 +407,9 @@ def write_image(path: Path, size: tuple[int, int], seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
     return path
+
+
+def write_images(folder: Path, n: int = 4) -> list[Path]:
+    """``n`` images of different, mostly non-square sizes."""
+    sizes = [(48, 32), (32, 40), (37, 37), (64, 24), (30, 50)]
+    return [write_image(folder / f"img{i}.png", sizes[i % len(sizes)], i) for i in range(n)]
