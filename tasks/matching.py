@@ -60,6 +60,7 @@ NEGATIONS = (
     "ruled out", "excluding", "exclude", "excludes", "never", "isn't", "is not",
 )
 NEGATION_WINDOW = 3  # words before a mention that can negate it
+NEGATION_CHARS = 256  # text searched for those words (widened when they are longer)
 FUZZY_MAX_WORDS = 5
 FUZZY_CUTOFF = 0.85
 
@@ -161,9 +162,20 @@ def match_sound(
 
 
 def _negated(text: str, start: int) -> bool:
-    before = text[:start].split()[-NEGATION_WINDOW:]
-    window = " ".join(before)
-    return any(re.search(rf"(?<![a-z]){re.escape(n)}(?![a-z])", window) for n in NEGATIONS)
+    # Split only the text just before the mention: splitting all of it made a long answer
+    # with many mentions quadratic (a 9 MB answer never finished).
+    lo = max(0, start - NEGATION_CHARS)
+    before = text[lo:start].split()
+    if lo > 0 and len(before) <= NEGATION_WINDOW:  # long words: the cut may matter
+        before = text[:start].split()
+    before = before[-NEGATION_WINDOW:]
+    return _NEGATION_RE.search(" ".join(before)) is not None
+
+
+# One pattern for all negations (was one search per negation and mention).
+_NEGATION_RE = re.compile(
+    r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in NEGATIONS) + r")(?![a-z])"
+)
 
 
 def match(
