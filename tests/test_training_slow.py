@@ -113,3 +113,30 @@ def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
 
     again = train_demo_model(tmp_path / "demo-model")  # a finished model is reused
     assert again == model_dir
+
+
+def test_deepspeed_zero2_two_ranks_under_torchrun(base: Path, tmp_path: Path) -> None:
+    """Two CPU ranks (gloo) under ``torchrun -m training``: ZeRO-2 splits the optimizer state."""
+    pytest.importorskip("deepspeed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    env.setdefault("TORCH_EXTENSIONS_DIR",
+                   str(Path.home() / ".cache" / "derm-harness-torch-extensions"))
+    out = tmp_path / "ds2"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(port), "-m", "training", "--recipe", "skinvl-demo",
+         "--base", str(base), "--output", str(out), "--max-steps", "12", "--batch-size", "4",
+         "--deepspeed", str(REPO / "training" / "ds_zero2.json"), "--leakage-check", "exact"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    step = out / "checkpoints" / "checkpoint-12" / "global_step12"
+    assert sorted(p.name for p in step.glob("zero_pp_rank_*")) == [
+        "zero_pp_rank_0_mp_rank_00_optim_states.pt", "zero_pp_rank_1_mp_rank_00_optim_states.pt"]
+    assert proc.stderr.count("saved the adapter") == 1  # one report, from rank 0
+    assert (out / "adapter_model.safetensors").is_file()

@@ -71,7 +71,7 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
     if deepspeed is not None and no_deepspeed:
         raise UsageError("--deepspeed and --no-deepspeed contradict each other")
     from harness.plugins import get_registries
-    from training.loop import TrainOptions
+    from training.loop import TrainOptions, is_main_process
     from training.loop import train as run_training
     from training.recipes import get_recipe
 
@@ -86,6 +86,8 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
         _say(f"warning: {line}")
     registries.warnings.clear()
     result = run_training(registries, options, say=_say)
+    if not is_main_process():
+        return
     if prepare_only:
         _say(f"mixture and audit written to {output / 'data'}")
         return

@@ -190,6 +190,8 @@ def train(registries: Any, options: TrainOptions,
     if ds_config is not None:
         _prepare_deepspeed(ds_config)
     main = is_main_process()
+    if not main:
+        say = _quiet  # one report, from rank 0
 
     cuda = torch.cuda.is_available()
     bf16 = bool(cuda and recipe.bf16_on_gpu and torch.cuda.is_bf16_supported())
