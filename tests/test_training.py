@@ -371,13 +371,16 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
 
 
 def test_trains_the_shared_tiny_llava_fixture(tmp_path: Path) -> None:
-    """The plugins' own tiny LLaVA-Med-layout checkpoint (tests/tiny_models.py) trains too."""
+    """The plugins' own tiny LLaVA-Med-layout checkpoint (tests/tiny_models.py) trains too,
+    with the paper recipes' gradient checkpointing on."""
     tiny_models = pytest.importorskip("tiny_models")
     from training.loop import TrainOptions, train
 
     base = tiny_models.build_llava(tmp_path / "tiny-llava")
     result = train(get_registries(), TrainOptions(
-        recipe=demo_recipe(logging_steps=2), base=base, output=tmp_path / "run", max_steps=6,
-        use_deepspeed=False, leakage_check="off"), say=lambda _: None)
+        recipe=demo_recipe(logging_steps=2, gradient_checkpointing=True), base=base,
+        output=tmp_path / "run", max_steps=6, use_deepspeed=False, leakage_check="off"),
+        say=lambda _: None)
     losses = result.losses()
     assert result.steps == 6 and len(losses) == 3 and losses[-1] < losses[0]
+    assert result.model.base_model.model.is_gradient_checkpointing
