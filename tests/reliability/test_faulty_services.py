@@ -63,18 +63,22 @@ def lines(folder: Path) -> list[dict[str, Any]]:
 
 def transient(plugin: str, server: ApiServer, key: str, tmp: Path) -> None:
     """Every mode, capped per sample below the retry limit: all answered, nothing twice."""
-    server.configure(fault_rate=0.6, fault_modes=MODES, max_faults_per_marker=2, seed=3)
+    # The server's "empty" Gemini body reads as a blocked prompt, which the plugin rightly
+    # does not retry (it would be blocked again): a recorded failure, not a transient fault.
+    modes = tuple(m for m in MODES if plugin == "openai-compatible" or m != "empty")
+    server.configure(fault_rate=0.6, fault_modes=modes, max_faults_per_marker=2, seed=3)
     proc = run_harness(*args(plugin, server, "transient", 40, max_retries=3), cwd=tmp,
                        env=harness_env(**{KEY_ENV: key}), timeout=240)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     folder = folder_of(tmp, "transient", plugin)
     preds = lines(folder)
     assert len(preds) == len({p["id"] for p in preds}) == 40
-    assert all(p["error"] is None and p["output"].startswith("echo[") for p in preds)
+    bad = [p for p in preds if p["error"] is not None or not p["output"].startswith("echo[")]
+    assert not bad, bad[:3]
     metrics = json.loads((folder / "metrics.json").read_text())
     assert (metrics["answered"], metrics["coverage"]) == (40, 1.0)
     seen = {r["fault"] for r in server.requests() if r["fault"]}
-    assert seen == set(MODES), f"the server tried only {sorted(seen)}"
+    assert seen == set(modes), f"the server tried only {sorted(seen)}"
     COUNTS["fault_modes_survived"] += len(seen)
 
 
