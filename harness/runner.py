@@ -35,6 +35,7 @@ MAX_LISTED_FAILURES = 50
 class RunOptions:
     model: str
     tasks: Sequence[str]
+    name: str | None = None  # results are filed under this name (default: the model name)
     output: Path = Path("results")
     data_root: Path | None = None
     model_path: str | None = None
@@ -88,7 +89,8 @@ def task_folder(task: Task) -> str:
 def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
     """The requested model configuration; part of every request fingerprint."""
     return {
-        "name": spec.name,
+        "name": opts.name or spec.name,
+        "model": spec.name,
         "checkpoint": opts.model_path or spec.checkpoint,
         "options": {k: v for k, v in sorted(opts.model_options.items())
                     if k not in spec.runtime_options},
@@ -403,19 +405,23 @@ def _dry_run(tr: TaskRun, console: Any) -> TaskOutcome:
 
 
 def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
-    """Re-score stored predictions without building the model (``harness score``)."""
-    spec = registries.models.get(opts.model)
+    """Re-score stored predictions without building the model (``harness score``).
+
+    The model is looked up by the name its results are filed under, so a run
+    named with ``--name`` is re-scored by that name and no plugin is needed.
+    """
+    name = opts.name or opts.model
     outcomes = []
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
             task = build_task(registries, tspec.name, opts.task_options)
-            folder = results_folder(opts.output, task_folder(task), spec.name)
+            folder = results_folder(opts.output, task_folder(task), name)
             previous = read_json(folder / "run.json")
             if previous is None:
                 raise UsageError(
-                    f"no stored run of model '{spec.name}' on task '{task.name}' in {folder}"
+                    f"no stored run of model '{name}' on task '{task.name}' in {folder}"
                 )
-            key = {k: previous["model"][k] for k in ("name", "checkpoint", "options")}
+            key = {k: previous["model"].get(k) for k in ("name", "model", "checkpoint", "options")}
             data_root = opts.data_root or (
                 Path(previous["data_root"]) if previous.get("data_root") else None
             )

@@ -1,4 +1,9 @@
-"""`harness demo`: every built-in baseline on the three demo tasks, then a leaderboard."""
+"""`harness demo`: every built-in baseline on the three demo tasks, then a leaderboard.
+
+With ``--train`` it also trains a tiny SkinVL on the demo's training split (CPU,
+a few minutes) and evaluates it beside its untrained base, as the paper's
+SkinVL-MM is set beside LLaVA-Med.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ DEMO_TASKS = ("vqa/demo", "probe/demo", "zeroshot/demo")
 DEMO_MODELS = ("knn-retrieval", "majority", "chance", "colour-lbp")
 
 
-def run_demo(registries: Registries, output: Path, console: Any) -> None:
+def run_demo(registries: Registries, output: Path, console: Any, train: bool = False) -> None:
     for name in DEMO_MODELS:
         spec = registries.models.get(name)
         tasks = [
@@ -21,7 +26,22 @@ def run_demo(registries: Registries, output: Path, console: Any) -> None:
         console.rule(f"{name}: {', '.join(tasks)}")
         run(registries, RunOptions(model=name, tasks=tasks, output=output, batch_size=16),
             console=console)
+    if train:
+        _train_and_evaluate(registries, output, console)
     from leaderboards.cli import print_leaderboard
 
     # The demo's Markdown goes beside its results, never into the committed leaderboards/.
     print_leaderboard(output, output / "leaderboards", console)
+
+
+def _train_and_evaluate(registries: Registries, output: Path, console: Any) -> None:
+    from training.demo import train_demo_model
+
+    console.rule("training a tiny SkinVL on the demo's training split")
+    folder = output / "skinvl-demo"
+    model_dir = train_demo_model(folder, console)
+    for name, path in (("skinvl-demo-base", folder / "base"), ("skinvl-demo", model_dir)):
+        console.rule(f"{name}: {', '.join(DEMO_TASKS)}")
+        run(registries, RunOptions(model="skinvl", name=name, model_path=str(path),
+                                   tasks=DEMO_TASKS, output=output, batch_size=8, device="cpu"),
+            console=console)
