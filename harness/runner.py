@@ -210,10 +210,12 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                     continue
                 from harness.distributed import merge_shards
 
+                cached = tr.cached
                 tr = prepare(task, key, opts)
                 tr.store.lock()
                 merge_shards(tr.store.folder)
                 refresh_pending(tr, None)
+                tr.cached = cached  # what was stored before this run, not after the merge
                 tr.store.close()
             outcome = finalize(tr, key, opts, model, started)
             outcome.asked = asked
