@@ -254,6 +254,13 @@ def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:
         )
     except TypeError as exc:
         raise UsageError(f"model '{spec.name}' does not accept these options ({exc})") from None
+    except HarnessError:
+        raise
+    except Exception as exc:  # the plugin's own failure: name it, not the harness
+        raise HarnessError(
+            f"model '{spec.name}' (plugin '{spec.plugin}') failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
@@ -294,6 +301,9 @@ def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
         pred = Prediction(id=sample.id, fingerprint=tr.fingerprints[i], seconds=per)
         if isinstance(out, BaseException):
             pred.error = f"{type(out).__name__}: {out}"[:MAX_ERROR_CHARS]
+        elif tr.task.capability == "generate" and not isinstance(out, str):
+            # Only text is an answer: anything else is the model's failure, never scored.
+            pred.error = f"model returned {type(out).__name__}, not a string of text"
         else:
             pred.output = out
             try:

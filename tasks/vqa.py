@@ -70,7 +70,10 @@ class VqaTask(Task):
         }
 
     def variant(self) -> str:
-        return "" if self.decoding.preset == "greedy" else f"decoding={self.decoding.preset}"
+        parts = [] if self.split == "test" else [f"split={self.split}"]
+        if self.decoding.preset != "greedy":
+            parts.append(f"decoding={self.decoding.preset}")
+        return ",".join(parts)
 
     def scoring_config(self) -> dict[str, Any]:
         return {"metrics": self.metrics(), "bertscore_model": self.bertscore_model,

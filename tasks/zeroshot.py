@@ -93,7 +93,7 @@ class ZeroShotTask(Task):
         }
 
     def variant(self) -> str:
-        parts = []
+        parts = [] if self.split == "test" else [f"split={self.split}"]
         if self.mode != "generate":
             parts.append(f"mode={self.mode}")
         if self.shuffle:

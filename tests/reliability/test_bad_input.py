@@ -521,7 +521,6 @@ OUTPUT_CASES: dict[str, str] = {
     "generate raises": "RuntimeError: exploded on purpose",
     "fine": "answer",
 }
-NON_STRING = ("an int", "None", "a dict")
 
 
 def write_bad_plugin(site: Path) -> None:
@@ -553,11 +552,7 @@ def output_params() -> list[Any]:
 
 
 def output_param(kind: str) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=(
-        "runner stores a non-string generate() output as an answer (error null, scored) "
-        "instead of a per-sample failure; fix in harness/runner.py _ask_batch"))
-    ] if kind in NON_STRING else []
-    return pytest.param(kind, marks=marks, id=kind)
+    return pytest.param(kind, id=kind)
 
 
 @pytest.mark.parametrize("kind", output_params())
