@@ -110,14 +110,9 @@ def _float(minimum: float, strict: bool = False) -> Callable[[Any], float]:
 
 def _bool(value: Any) -> bool:
     """true or false"""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError
+    from harness.options import parse_bool
+
+    return parse_bool(value)
 
 
 def _text(value: Any) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.errors import HarnessError, UsageError
 from harness.model import Model
+from harness.options import parse_bool
 from harness.types import Decoding, Request
 
 CAPABILITIES = frozenset({"generate", "encode_images", "score_choices"})
@@ -31,16 +32,7 @@ DTYPES = ("auto", "fp32", "fp16", "bf16")
 
 # -- options ------------------------------------------------------------------------------
 
-
-def as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError
+as_bool = parse_bool
 
 
 def as_int(value: Any) -> int:

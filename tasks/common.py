@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.options import parse_bool
 from harness.specs import DatasetSpec
 from harness.types import DECODING_PRESETS, Decoding, Sample
 
@@ -69,14 +70,10 @@ def as_int(task: str, key: str, value: Any) -> int:
 
 
 def as_bool(task: str, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    low = str(value).lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"task '{task}': option {key}={value!r} is not true/false")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise UsageError(f"task '{task}': option {key}={value!r} is not true/false") from None
 
 
 def as_choice(task: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
