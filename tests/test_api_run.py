@@ -81,7 +81,7 @@ def test_200_samples_against_a_faulty_rate_limited_server(
     proc = run_harness(*args, "-T", "split=train", "--limit", "200", "--output", "out",
                        cwd=tmp_path, env=harness_env(**{KEY_ENV: key}), timeout=180)
     assert proc.returncode == 0, proc.stderr
-    folder = tmp_path / "out/vqa/demo/openai-compatible"
+    folder = tmp_path / "out/vqa/demo+split=train/openai-compatible"
     preds = predictions(folder)
     assert len(preds) == len({p["id"] for p in preds}) == 200
     assert all(p["error"] is None and ECHO.match(p["output"]) for p in preds)

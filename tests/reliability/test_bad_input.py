@@ -299,7 +299,7 @@ def row_runs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> d
                                "L6,ISIC_13,nv,30,male"]) + "\n")
     common = ("run", "--model", "majority", "--task", "zeroshot/ham10000", "-T", "bootstrap=10",
               "--data-root", str(root))
-    # own --output each: -T split=train does not name its own results folder
+    # each in its own --output too (a non-test split also gets its own folder: ham10000+split=train)
     cases = {"test": Case((*common, "--output", "test"), 0, ()),
              "train": Case((*common, "-T", "split=train", "--output", "train"), 0, ())}
     procs = run_many(cases, env, base)
