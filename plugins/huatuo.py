@@ -15,14 +15,8 @@ from typing import Any
 
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import (
-    CAPABILITIES,
-    STANDARD_OPTIONS,
-    Family,
-    build,
-    content,
-    converted_llava,
-)
+from plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from plugins.hf_loading import STANDARD_OPTIONS
 
 HUATUO_TEMPLATE = (
     "{% for message in messages %}"

@@ -20,7 +20,8 @@ from typing import Any
 from harness import hookimpl
 from harness.errors import UsageError
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, LoadOptions, build, content, read_json
+from plugins.hf_common import CAPABILITIES, Family, build, content
+from plugins.hf_loading import LoadOptions, read_json
 
 DEFAULT_CHECKPOINT = "OpenGVLab/InternVL2_5-8B-MPO-hf"
 # The system message of InternVL 2.5's ``internvl2_5`` conversation template.

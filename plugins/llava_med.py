@@ -14,14 +14,8 @@ from typing import Any
 
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import (
-    CAPABILITIES,
-    STANDARD_OPTIONS,
-    Family,
-    build,
-    content,
-    converted_llava,
-)
+from plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from plugins.hf_loading import STANDARD_OPTIONS
 
 # LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
 LLAVA_MED_TEMPLATE = (

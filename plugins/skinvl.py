@@ -20,15 +20,8 @@ from typing import Any
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
 from harness.specs import ModelSpec
-from plugins.hf_common import (
-    CAPABILITIES,
-    STANDARD_OPTIONS,
-    Family,
-    build,
-    converted_llava,
-    folder_fingerprint,
-    read_json,
-)
+from plugins.hf_common import CAPABILITIES, Family, build, converted_llava
+from plugins.hf_loading import STANDARD_OPTIONS, folder_fingerprint, read_json
 from plugins.llava_med import LLAVA_MED_TEMPLATE
 
 FAMILY = Family(

@@ -12,7 +12,7 @@ from model_contract import requests
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
-from plugins.hf_common import folder_fingerprint
+from plugins.hf_loading import folder_fingerprint
 from plugins.skinvl import make_local
 
 REPO = Path(__file__).resolve().parents[1]

@@ -225,7 +225,7 @@ def build_qwen2_5_vl(folder: Path, seed: int = 0) -> Path:
         Qwen2VLImageProcessor,
     )
 
-    from plugins.hf_common import _image_only_processor
+    from plugins.hf_loading import _image_only_processor
 
     _torch_single_thread()
     tok = train_tokenizer("chatml", {
@@ -277,7 +277,7 @@ def build_internvl(folder: Path, seed: int = 0) -> Path:
         InternVLForConditionalGeneration,
     )
 
-    from plugins.hf_common import _image_only_processor
+    from plugins.hf_loading import _image_only_processor
 
     _torch_single_thread()
     tok = train_tokenizer("chatml", {
