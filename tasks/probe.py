@@ -11,6 +11,7 @@ on the same model and images does no model work.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,8 @@ from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 from tasks.common import GROUP_FIELDS, DataReport, as_int, dataset_spec, group_fields, load_split
+
+PARALLEL_FOLDS_FROM = 2000  # training samples
 
 
 class ProbeTask(Task):
@@ -88,6 +91,12 @@ class ProbeTask(Task):
             )
         return samples
 
+    @staticmethod
+    def fold_jobs(n_train: int) -> int:
+        """Folds in parallel on large training sets (identical results, see probe_fit);
+        on small ones starting worker processes costs more than it saves."""
+        return 1 if n_train < PARALLEL_FOLDS_FROM else max(1, min(5, os.cpu_count() or 1))
+
     def select(self, samples: list[Sample], limit: int) -> list[Sample]:
         """``--limit N`` keeps the first N of each split, so a quick probe still has all three."""
         out: list[Sample] = []
@@ -131,7 +140,7 @@ class ProbeTask(Task):
         group_key = self.spec.extra.get("group_key")
         groups = [str(s.meta.get(group_key, s.id)) for s in train] if group_key else None
         fit = fit_probe(X["train"], [s.label for s in train], groups=groups,
-                        n_folds=self.folds, seed=self.seed)
+                        n_folds=self.folds, seed=self.seed, n_jobs=self.fold_jobs(len(train)))
         out: dict[str, Any] = {"probe": fit.to_dict(), "splits": {}}
         for split in ("test", "val"):
             if split not in by_split:
