@@ -108,13 +108,18 @@ STANDARD_OPTIONS = (
 
 
 def resolve_device(name: str, device: str) -> str:
+    """auto, cpu, cuda, or cuda:N (one GPU per rank in a data-parallel run)."""
     import torch
 
-    if device not in ("auto", "cpu", "cuda"):
+    kind, _, index = device.partition(":")
+    if kind not in ("auto", "cpu", "cuda") or (index and (kind != "cuda" or not index.isdigit())):
         raise UsageError(f"model '{name}': --device must be auto, cpu or cuda, not {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
+    if kind == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"model '{name}': --device cuda was asked but no CUDA GPU is visible")
-    if device == "auto":
+    if index and int(index) >= torch.cuda.device_count():
+        raise UsageError(f"model '{name}': there is no GPU {index} "
+                         f"({torch.cuda.device_count()} visible)")
+    if kind == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
@@ -124,7 +129,7 @@ def resolve_dtype(name: str, dtype: str, device: str) -> Any:
     import torch
 
     if dtype == "auto":
-        if device == "cuda":
+        if device.startswith("cuda"):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     if dtype == "fp16" and device == "cpu":

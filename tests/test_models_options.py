@@ -39,12 +39,15 @@ def make(checkpoint: Path, **options: Any) -> Any:
     ({"batch_size": "0"}, "batch_size='0' is not valid"),
     ({"dtype": "fp16"}, "fp16 is not supported on the CPU"),
     ({"device": "cuda"}, "no CUDA GPU"),
+    ({"device": "cuda:1"}, "no CUDA GPU"),
+    ({"device": "cuda:x"}, "must be auto, cpu or cuda"),
+    ({"device": "cpu:0"}, "must be auto, cpu or cuda"),
 ])
 def test_bad_options_are_usage_errors(checkpoint: Path, options: dict[str, str],
                                       message: str) -> None:
     import torch
 
-    if options.get("device") == "cuda" and torch.cuda.is_available():
+    if str(options.get("device", "")).startswith("cuda") and torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(UsageError, match=message):
         make(checkpoint, **options)
