@@ -17,6 +17,7 @@ from typing import Any
 from harness.datasets import splitfiles
 from harness.datasets.common import (
     SPLIT_SEED,
+    FirstRows,
     Loaded,
     Skips,
     ids_digest,
@@ -97,7 +98,7 @@ class Adapter:
         path = self.split_path(root, rel)
         df = read_csv(path, ("image", "categories"), "split file")
         out: list[Sample] = []
-        seen: dict[str, int] = {}
+        seen = FirstRows()
         method = split_method("paper-split-file", file=path.name)
         for i, (image, cats) in enumerate(zip(df["image"], df["categories"], strict=True)):
             row = i + 2
@@ -118,11 +119,8 @@ class Adapter:
                           f"{len(self.classes)} classes; row skipped")
                 continue
             sid = self.id_of(image)
-            if sid in seen:
-                skips.add(f"{where}: duplicate id '{sid}' (first at row {seen[sid]}); "
-                          "row skipped")
+            if seen.repeated(sid, row, where, skips):
                 continue
-            seen[sid] = row
             out.append(Sample(
                 id=sid, image=abs_image, dataset=self.name, split=split,
                 modality=self.modality, label=label,

@@ -62,6 +62,23 @@ class Skips:
         return out
 
 
+class FirstRows:
+    """The row where each id was first seen in one file, so a repeat is skipped by name."""
+
+    def __init__(self, what: str = "id") -> None:
+        self.what = what
+        self.rows: dict[str, int] = {}
+
+    def repeated(self, sid: str, row: int, where: str, skips: Skips) -> bool:
+        """True (and the row recorded as skipped) when ``sid`` already had a row."""
+        if sid in self.rows:
+            skips.add(f"{where}: duplicate {self.what} '{sid}' (first at row {self.rows[sid]}); "
+                      "row skipped")
+            return True
+        self.rows[sid] = row
+        return False
+
+
 def row_ref(path: Path, row: int) -> str:
     """'<file>, row N' where N counts the header as row 1, as a spreadsheet shows it."""
     return f"{path}, row {row}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.datasets.base import Adapter
-from harness.datasets.common import Skips, clean, name_problem, read_csv, row_ref
+from harness.datasets.common import FirstRows, Skips, clean, name_problem, read_csv, row_ref
 from harness.types import Sample
 
 CSV = "ddi_metadata.csv"
@@ -60,7 +60,7 @@ class Ddi(Adapter):
 
     def pool(self, root: Path, skips: Skips) -> list[Sample]:
         path, rows = self._rows(root)
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(rows):
             row = i + 2
             where = row_ref(path, row)
@@ -73,10 +73,8 @@ class Ddi(Adapter):
                           "row skipped")
                 continue
             sid = Path(file).stem
-            if sid in seen:
-                skips.add(f"{where}: duplicate id '{sid}' (first at row {seen[sid]}); row skipped")
+            if seen.repeated(sid, row, where, skips):
                 continue
-            seen[sid] = row
             out.append(Sample(
                 id=sid, image=root / self.folder / file, dataset=self.name,
                 modality=self.modality, label="Malignant" if mal else "Non-Malignant",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.datasets.base import Adapter
-from harness.datasets.common import Skips, clean, name_problem, number, read_csv, row_ref
+from harness.datasets.common import FirstRows, Skips, clean, name_problem, number, read_csv, row_ref
 from harness.types import Sample
 
 CSV = "fitzpatrick17k.csv"
@@ -57,7 +57,7 @@ class Fitzpatrick17k(Adapter):
 
     def pool(self, root: Path, skips: Skips) -> list[Sample]:
         path, rows = self._rows(root)
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(rows):
             row = i + 2
             where = row_ref(path, row)
@@ -69,10 +69,8 @@ class Fitzpatrick17k(Adapter):
                 skips.add(f"{where}: three_partition_label '{label}' is not one of "
                           f"{', '.join(self.classes)}; row skipped")
                 continue
-            if md5 in seen:
-                skips.add(f"{where}: duplicate id '{md5}' (first at row {seen[md5]}); row skipped")
+            if seen.repeated(md5, row, where, skips):
                 continue
-            seen[md5] = row
             out.append(Sample(
                 id=md5, image=root / self.folder / f"{md5}.jpg", dataset=self.name,
                 modality=self.modality, label=label,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    FirstRows,
     ImageFinder,
     Skips,
     clean,
@@ -68,7 +69,7 @@ class Ham10000(Adapter):
         df = read_csv(path, ("lesion_id", "image_id", "dx"), "HAM10000 metadata")
         has = set(df.columns)
         finder = ImageFinder(root, [f"{self.folder}/{d}" for d in IMAGE_FOLDERS])
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
             where = row_ref(path, row)
@@ -79,11 +80,8 @@ class Ham10000(Adapter):
             if dx not in DX:
                 skips.add(f"{where}: dx '{rec['dx']}' is not one of {', '.join(DX)}; row skipped")
                 continue
-            if image_id in seen:
-                skips.add(f"{where}: duplicate id '{image_id}' (first at row {seen[image_id]}); "
-                          "row skipped")
+            if seen.repeated(image_id, row, where, skips):
                 continue
-            seen[image_id] = row
             image = finder.find(f"{image_id}.jpg")
             meta = {"lesion_id": clean(rec["lesion_id"]), "source_file": str(path), "row": row,
                     "age": number(rec.get("age")) if "age" in has else None,

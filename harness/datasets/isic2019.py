@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    FirstRows,
     ImageFinder,
     Skips,
     clean,
@@ -72,7 +73,7 @@ class Isic2019(Adapter):
         df = read_csv(path, ("image", *ONE_HOT), "ISIC 2019 ground truth")
         meta = self._metadata(root)
         finder = ImageFinder(root, ["ISIC", "ISIC/ISIC_2019_Training_Input"])
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
             where = row_ref(path, row)
@@ -87,11 +88,8 @@ class Isic2019(Adapter):
                           f"{'' if unk else f'expected one positive class, found {len(hot)}'}; "
                           "row skipped")
                 continue
-            if image_id in seen:
-                skips.add(f"{where}: duplicate id '{image_id}' (first at row {seen[image_id]}); "
-                          "row skipped")
+            if seen.repeated(image_id, row, where, skips):
                 continue
-            seen[image_id] = row
             image = finder.find(f"{image_id}.jpg")
             m = {"source_file": str(path), "row": row, **meta.get(image_id, {})}
             out.append(Sample(id=image_id, image=image, dataset=self.name,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    FirstRows,
     ImageFinder,
     Skips,
     clean,
@@ -104,7 +105,7 @@ class Hiba(ArchiveCollection):
 
             raise DataError(f"{path}, row 1: missing column benign_malignant (or diagnosis_1)")
         finder = ImageFinder(root, ["HIBA", "HIBA/images"])
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
             where = row_ref(path, row)
@@ -116,11 +117,8 @@ class Hiba(ArchiveCollection):
             if value not in self.classes:
                 skips.add(f"{where}: {col} '{rec[col]}' is not benign or malignant; row skipped")
                 continue
-            if isic_id in seen:
-                skips.add(f"{where}: duplicate id '{isic_id}' (first at row {seen[isic_id]}); "
-                          "row skipped")
+            if seen.repeated(isic_id, row, where, skips):
                 continue
-            seen[isic_id] = row
             out.append(Sample(
                 id=isic_id, image=finder.find(f"{isic_id}.jpg"),
                 dataset=self.name, modality=self.modality, label=value,

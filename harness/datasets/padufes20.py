@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.datasets.base import Adapter
 from harness.datasets.common import (
+    FirstRows,
     ImageFinder,
     Skips,
     clean,
@@ -54,7 +55,7 @@ class PadUfes20(Adapter):
                       "PAD-UFES-20 metadata")
         finder = ImageFinder(root, [f"{self.folder}/images/imgs_part_{k}" for k in (1, 2, 3)]
                              + [f"{self.folder}/images", self.folder])
-        out, seen = [], {}
+        out, seen = [], FirstRows()
         for i, rec in enumerate(df.to_dict("records")):
             row = i + 2
             where = row_ref(path, row)
@@ -67,10 +68,8 @@ class PadUfes20(Adapter):
                           f"{', '.join(DIAGNOSTIC)}; row skipped")
                 continue
             sid = Path(img).stem
-            if sid in seen:
-                skips.add(f"{where}: duplicate id '{sid}' (first at row {seen[sid]}); row skipped")
+            if seen.repeated(sid, row, where, skips):
                 continue
-            seen[sid] = row
             out.append(Sample(
                 id=sid, image=finder.find(img), dataset=self.name,
                 modality=self.modality, label=DIAGNOSTIC[dx],

@@ -20,7 +20,7 @@ import ast
 from pathlib import Path
 
 from harness.datasets.base import Adapter
-from harness.datasets.common import Skips, clean, read_csv, row_ref, safe_join, sex
+from harness.datasets.common import FirstRows, Skips, clean, read_csv, row_ref, safe_join, sex
 from harness.errors import DataError
 from harness.types import Sample
 
@@ -65,7 +65,7 @@ class Scin(Adapter):
                           "SCIN labels")
         by_case = {str(r["case_id"]).strip(): (i + 2, r)
                    for i, r in enumerate(labels.to_dict("records"))}
-        out, seen = [], {}
+        out, seen = [], FirstRows("image id")
         for i, rec in enumerate(cases.to_dict("records")):
             row = i + 2
             where = row_ref(cases_path, row)
@@ -94,11 +94,8 @@ class Scin(Adapter):
                     skips.add(f"{exc}; image skipped")
                     continue
                 sid = Path(rel).stem
-                if sid in seen:
-                    skips.add(f"{where}: duplicate image id '{sid}' (first at row {seen[sid]}); "
-                              "image skipped")
+                if seen.repeated(sid, row, where, skips):
                     continue
-                seen[sid] = row
                 out.append(Sample(
                     id=sid, image=image, dataset=self.name, modality=self.modality, label=label,
                     meta={"source_file": str(cases_path), "row": row, "case_id": case,
