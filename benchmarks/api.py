@@ -44,10 +44,10 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 def build(api: str, url: str, concurrency: int) -> object:
     options = {"api_key_env": KEY_ENV, "concurrency": str(concurrency), "timeout": "30"}
     if api == "openai":
-        from plugins.openai_compat import openai_compatible
+        from harness.plugins.openai_compat import openai_compatible
 
         return openai_compatible(base_url=f"{url}/v1", model_id="local", **options)
-    from plugins.gemini import gemini_flash
+    from harness.plugins.gemini import gemini_flash
 
     return gemini_flash(base_url=url, **options)
 

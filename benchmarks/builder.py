@@ -17,15 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from harness.dataset_builder.align import all_pairs, run_align  # noqa: E402
+from harness.dataset_builder.demographics import run_demographics  # noqa: E402
+from harness.dataset_builder.extract import run_extract  # noqa: E402
+from harness.dataset_builder.filters import run_filter  # noqa: E402
+from harness.dataset_builder.modality import Library, run_modality  # noqa: E402
+from harness.dataset_builder.vqa_gen import TemplateBackend, run_vqa  # noqa: E402
+from harness.dataset_builder.write import run_write  # noqa: E402
 from synthetic_book import build_book, reference_folders, score_pairs  # noqa: E402
-
-from dataset_builder.align import all_pairs, run_align  # noqa: E402
-from dataset_builder.demographics import run_demographics  # noqa: E402
-from dataset_builder.extract import run_extract  # noqa: E402
-from dataset_builder.filters import run_filter  # noqa: E402
-from dataset_builder.modality import Library, run_modality  # noqa: E402
-from dataset_builder.vqa_gen import TemplateBackend, run_vqa  # noqa: E402
-from dataset_builder.write import run_write  # noqa: E402
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 FAMILIES = {
-    "llava-med": ("build_original_llava", "plugins.llava_med", "make_llava_med"),
-    "llava-next": ("build_llava_next", "plugins.llava", "make_llava_next"),
-    "qwen2.5-vl": ("build_qwen2_5_vl", "plugins.qwen_vl", "make_qwen_vl"),
-    "internvl": ("build_internvl", "plugins.internvl", "make_internvl"),
+    "llava-med": ("build_original_llava", "harness.plugins.llava_med", "make_llava_med"),
+    "llava-next": ("build_llava_next", "harness.plugins.llava", "make_llava_next"),
+    "qwen2.5-vl": ("build_qwen2_5_vl", "harness.plugins.qwen_vl", "make_qwen_vl"),
+    "internvl": ("build_internvl", "harness.plugins.internvl", "make_internvl"),
 }
 
 

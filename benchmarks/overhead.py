@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.plugins import get_registries  # noqa: E402
+from harness.plugin_manager import get_registries  # noqa: E402
 from harness.runner import RunOptions, build_task, run  # noqa: E402
 
 

@@ -25,14 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
-
-from tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 
 # HAM10000's class shares (nv, mel, bkl, bcc, akiec, vasc, df).
 HAM_SHARES = np.array([0.669, 0.111, 0.110, 0.051, 0.033, 0.014, 0.011])

@@ -46,7 +46,7 @@ def console() -> Any:
 
 
 def registries() -> Any:
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
 
     regs = get_registries()
     for line in regs.warnings:
@@ -223,10 +223,10 @@ def _attach_optional() -> None:
 
     for module, attr, name in (
         ("harness.datasets.cli", "data", "data"),
-        ("plugins.llava_convert", "convert_command", "convert"),
-        ("dataset_builder.cli", "cli", "build-dataset"),
-        ("leaderboards.cli", "leaderboard", "leaderboard"),
-        ("training.cli", "train", "train"),
+        ("harness.plugins.llava_convert", "convert_command", "convert"),
+        ("harness.dataset_builder.cli", "cli", "build-dataset"),
+        ("harness.leaderboards.cli", "leaderboard", "leaderboard"),
+        ("harness.training.cli", "train", "train"),
     ):
         try:
             command = getattr(importlib.import_module(module), attr)

@@ -19,7 +19,7 @@ import numpy as np
 from harness import __version__
 from harness.errors import CapabilityError, HarnessError, UsageError
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
-from harness.plugins import Registries
+from harness.plugin_manager import Registries
 from harness.progress import Progress
 from harness.provenance import environment, now
 from harness.specs import ModelSpec

@@ -6,9 +6,9 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leaderboards.collect import collect
-from leaderboards.markdown import GENERATED
-from leaderboards.tables import Document, documents
+from harness.leaderboards.collect import collect
+from harness.leaderboards.markdown import GENERATED
+from harness.leaderboards.tables import Document, documents
 
 
 @dataclass

@@ -22,7 +22,7 @@ DEFAULT_OUT = Path("leaderboards")
               help="With --check, print the difference.")
 def leaderboard(results: Path, out: Path, check: bool, diff: bool) -> None:
     """Regenerate leaderboards/*.md (the paper's Tables 3, 4, 5 layout) from results."""
-    from leaderboards import build
+    from harness.leaderboards import build
 
     if not results.is_dir():
         raise click.BadParameter(f"{results} is not a folder", param_hint="--results")
@@ -48,8 +48,8 @@ def print_leaderboard(results: Path, out: Path, console: Any = None) -> None:
 
     The function `make demo` (or `harness demo`) can call at its end.
     """
-    from leaderboards import build
-    from leaderboards.summary import print_summary
+    from harness.leaderboards import build
+    from harness.leaderboards.summary import print_summary
 
     outcome = build.write(results, out)
     for line in outcome.problems:

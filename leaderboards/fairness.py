@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from leaderboards.collect import Run
-from leaderboards.markdown import DELTA, Cell, Column, Footnotes, Row, Table, pct
-from leaderboards.tables import (
+from harness.leaderboards.collect import Run
+from harness.leaderboards.markdown import DELTA, Cell, Column, Footnotes, Row, Table, pct
+from harness.leaderboards.tables import (
     GENERATED,
     KIND_TITLES,
     LEGEND,
@@ -22,7 +22,7 @@ from leaderboards.tables import (
     TEXT_METRICS,
     Document,
 )
-from leaderboards.trace import link, provenance_warnings, run_notes, runs_index
+from harness.leaderboards.trace import link, provenance_warnings, run_notes, runs_index
 
 FIELDS = {"sex": "sex", "age_band": "age band", "fitzpatrick": "Fitzpatrick skin type"}
 SMALL_GROUP = 30  # groups smaller than this are flagged: their scores are noisy

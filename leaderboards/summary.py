@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from leaderboards.collect import collect
-from leaderboards.markdown import pct
-from leaderboards.tables import METRIC_TITLES, PRIMARY, TEXT_METRICS
+from harness.leaderboards.collect import collect
+from harness.leaderboards.markdown import pct
+from harness.leaderboards.tables import METRIC_TITLES, PRIMARY, TEXT_METRICS
 
 
 def summary_table(

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leaderboards import baselines, reported
-from leaderboards.collect import DEFAULT_MATCHER, Run
-from leaderboards.markdown import (
+from harness.leaderboards import baselines, reported
+from harness.leaderboards.collect import DEFAULT_MATCHER, Run
+from harness.leaderboards.markdown import (
     ALT,
     BASELINE,
     DELTA,
@@ -28,7 +28,13 @@ from leaderboards.markdown import (
     Table,
     signed,
 )
-from leaderboards.trace import coverage_suffix, link, provenance_warnings, run_notes, runs_index
+from harness.leaderboards.trace import (
+    coverage_suffix,
+    link,
+    provenance_warnings,
+    run_notes,
+    runs_index,
+)
 
 TEXT_KINDS = ("vqa", "caption")
 CLASSIFICATION_KINDS = ("probe", "zeroshot")
@@ -208,7 +214,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
 
         def draw(path: Path, series: dict[str, dict[str, float]] = series,
                  title: str = title) -> None:
-            from leaderboards.plots import modality_bars
+            from harness.leaderboards.plots import modality_bars
 
             modality_bars(series, modalities, title, path)
 
@@ -470,7 +476,7 @@ def class_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
 
         def draw(path: Path, conf: tuple[list[str], list[str], list[list[float]]] = conf,
                  title: str = f"{run.task_folder} · {run.model}") -> None:
-            from leaderboards.plots import confusion_matrix
+            from harness.leaderboards.plots import confusion_matrix
 
             confusion_matrix(conf[0], conf[1], conf[2], title, path)
 
@@ -527,7 +533,7 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
 
 def documents(runs: Sequence[Run], out: Path, problems: Sequence[str] = ()) -> list[Document]:
     """Every leaderboard document the runs call for, overview last."""
-    from leaderboards.fairness import fairness_document
+    from harness.leaderboards.fairness import fairness_document
 
     docs: list[Document] = []
     for kind in TEXT_KINDS:

@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from leaderboards.collect import DEFAULT_DECODING, Run
-from leaderboards.markdown import Footnotes
+from harness.leaderboards.collect import DEFAULT_DECODING, Run
+from harness.leaderboards.markdown import Footnotes
 
 
 def link(run: Run, out: Path, name: str = "metrics.json") -> str:

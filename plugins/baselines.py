@@ -37,7 +37,7 @@ class TrainingIndex:
     @property
     def samples(self) -> list[Sample]:
         if self._samples is None:
-            from harness.plugins import get_registries
+            from harness.plugin_manager import get_registries
 
             spec = get_registries().datasets.get(self.dataset)
             root = Path(self.root) if self.root else None

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from harness.plugins.openai_compat import RUNTIME_OPTIONS
+
 from harness import hookimpl
 from harness.model import Model
 from harness.specs import ModelSpec
 from harness.types import Request
-from plugins.openai_compat import RUNTIME_OPTIONS
 
 GEMINI_MODEL_ID = "gemini-2.0-flash"
 DECODING_MAP = (
@@ -41,8 +42,7 @@ class GeminiModel(Model):
                  options: dict[str, Any], seed: int) -> None:
         from google import genai
         from google.genai import types
-
-        from plugins.api_client import ApiCaller, read_key, split_settings
+        from harness.plugins.api_client import ApiCaller, read_key, split_settings
 
         settings, rest = split_settings(options)
         key = read_key(name, api_key_env)
@@ -83,7 +83,7 @@ class GeminiModel(Model):
         return self._caller.map([(partial(self._content, r), self._send) for r in requests])
 
     def _content(self, request: Request) -> tuple[Any, Any]:
-        from plugins.images import load_payload
+        from harness.plugins.images import load_payload
 
         types = self._types
         parts = []
@@ -108,7 +108,7 @@ class GeminiModel(Model):
         from google.genai import errors
 
         contents, config = payload
-        from plugins.api_client import ApiError, is_transport_error, retry_after_seconds
+        from harness.plugins.api_client import ApiError, is_transport_error, retry_after_seconds
 
         try:
             response = await self._client.aio.models.generate_content(
@@ -156,7 +156,7 @@ def _name(value: Any) -> str:
 
 
 def _schema() -> dict[str, Callable[[Any], Any]]:
-    from plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
+    from harness.plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
 
     return {**TRANSPORT_OPTIONS, "base_url": as_text, "model_id": as_text,
             "api_key_env": as_text, "send_seed": as_bool, "max_image_side": as_int(0)}
@@ -164,7 +164,7 @@ def _schema() -> dict[str, Callable[[Any], Any]]:
 
 def gemini_flash(model_path: str | None = None, device: str | None = None, seed: int = 0,
                  **options: Any) -> GeminiModel:
-    from plugins.api_client import parse_options, reject_model_path
+    from harness.plugins.api_client import parse_options, reject_model_path
 
     name = "gemini-2.0-flash"
     reject_model_path(name, model_path)

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, UsageError
-from harness.model import Model
-from harness.types import Decoding, Request
-from plugins.hf_loading import (
+from harness.plugins.hf_loading import (
     STANDARD_OPTIONS,
     LoadOptions,
     check_weight_format,
@@ -34,6 +31,10 @@ from plugins.hf_loading import (
     resolve_dtype,
     sha256_text,
 )
+
+from harness.errors import HarnessError, UsageError
+from harness.model import Model
+from harness.types import Decoding, Request
 
 CAPABILITIES = frozenset({"generate", "encode_images", "score_choices"})
 
@@ -354,7 +355,7 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
 def converted_llava(name: str, folder: Path, opts: LoadOptions
                     ) -> tuple[Path, dict[str, Any], Sequence[int]]:
     """``prepare`` for families published in the original LLaVA format: convert once, cached."""
-    from plugins.llava_convert import ensure_converted, provenance
+    from harness.plugins.llava_convert import ensure_converted, provenance
 
     folder, record = ensure_converted(name, folder, opts.vision_tower, opts.allow_pickle)
     return folder, provenance(record), record.get("added_token_ids", [])

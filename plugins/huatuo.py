@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from harness.plugins.hf_loading import STANDARD_OPTIONS
+
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
-from plugins.hf_loading import STANDARD_OPTIONS
 
 HUATUO_TEMPLATE = (
     "{% for message in messages %}"

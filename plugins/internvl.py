@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content
+from harness.plugins.hf_loading import LoadOptions, read_json
+
 from harness import hookimpl
 from harness.errors import UsageError
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build, content
-from plugins.hf_loading import LoadOptions, read_json
 
 DEFAULT_CHECKPOINT = "OpenGVLab/InternVL2_5-8B-MPO-hf"
 # The system message of InternVL 2.5's ``internvl2_5`` conversation template.

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content
+
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build, content
 
 VICUNA_SYSTEM = (
     "A chat between a curious human and an artificial intelligence assistant. "

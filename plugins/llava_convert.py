@@ -76,7 +76,7 @@ def cache_root() -> Path:
 def cache_key(source: Path, vision_tower: str | None) -> str:
     import hashlib
 
-    from plugins.hf_loading import folder_fingerprint
+    from harness.plugins.hf_loading import folder_fingerprint
 
     h = hashlib.sha256(f"{CONVERTER_VERSION}\0{vision_tower or ''}\0".encode())
     h.update(folder_fingerprint(source).encode())
@@ -112,9 +112,8 @@ TOWER_PARTS = ("embeddings.", "pre_layrnorm.", "encoder.", "post_layernorm.")
 
 def iter_source_tensors(folder: Path, allow_pickle: bool) -> Any:
     """(name, tensor) pairs from a checkpoint's safetensors (or, if allowed, pickle) files."""
+    from harness.plugins.hf_loading import weight_files
     from safetensors import safe_open
-
-    from plugins.hf_loading import weight_files
 
     safe, pickled = weight_files(folder)
     if safe:
@@ -207,7 +206,7 @@ def tower_config(tower: str) -> Any:
 
 def tower_weights(tower: str, allow_pickle: bool) -> Any:
     """``vision_model.*`` tensors of a separately published CLIP tower (local or cached)."""
-    from plugins.hf_loading import resolve_checkpoint
+    from harness.plugins.hf_loading import resolve_checkpoint
 
     folder = Path(tower).expanduser()
     if not folder.is_dir():
@@ -221,9 +220,9 @@ def tower_weights(tower: str, allow_pickle: bool) -> Any:
 
 
 def chat_template_for(family: str) -> str:
-    from plugins.huatuo import HUATUO_TEMPLATE
-    from plugins.llava import VICUNA_TEMPLATE
-    from plugins.llava_med import LLAVA_MED_TEMPLATE
+    from harness.plugins.huatuo import HUATUO_TEMPLATE
+    from harness.plugins.llava import VICUNA_TEMPLATE
+    from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
 
     return {"llava-med": LLAVA_MED_TEMPLATE, "huatuogpt-vision": HUATUO_TEMPLATE,
             "llava-v1.5": VICUNA_TEMPLATE}[family]
@@ -233,6 +232,7 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
             allow_pickle: bool = False) -> Path:
     """Convert an original-format LLaVA checkpoint folder into ``dest``; returns ``dest``."""
     import torch
+    from harness.plugins.hf_loading import folder_fingerprint, read_json
     from transformers import (
         CONFIG_MAPPING,
         AutoTokenizer,
@@ -241,8 +241,6 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
         LlavaImageProcessor,
         LlavaProcessor,
     )
-
-    from plugins.hf_loading import folder_fingerprint, read_json
 
     src = read_json(source / "config.json")
     if not is_original_llava(src):
@@ -363,7 +361,7 @@ def ensure_converted(name: str, folder: Path, vision_tower: str | None,
 
     A folder that is already transformers-native passes through unchanged.
     """
-    from plugins.hf_loading import read_json
+    from harness.plugins.hf_loading import read_json
 
     config = read_json(folder / "config.json")
     if not is_original_llava(config):
@@ -404,7 +402,7 @@ def convert_command(source: str, output: Path | None, vision_tower: str | None,
                     revision: str | None, allow_pickle: bool) -> None:
     """Convert an original-format LLaVA checkpoint (LLaVA-Med, SkinVL, HuatuoGPT-Vision)
     into transformers' LlavaForConditionalGeneration."""
-    from plugins.hf_loading import resolve_checkpoint
+    from harness.plugins.hf_loading import resolve_checkpoint
 
     folder = resolve_checkpoint("convert", source, revision)
     if output is None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from harness.plugins.hf_loading import STANDARD_OPTIONS
+
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
-from plugins.hf_loading import STANDARD_OPTIONS
 
 # LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
 LLAVA_MED_TEMPLATE = (

@@ -50,8 +50,7 @@ class OpenAICompatModel(Model):
     def __init__(self, name: str, provider: str, base_url: str, model_id: str,
                  api_key_env: str, options: dict[str, Any], seed: int) -> None:
         import openai
-
-        from plugins.api_client import read_key, split_settings
+        from harness.plugins.api_client import read_key, split_settings
 
         settings, rest = split_settings(options)
         key = read_key(name, api_key_env)
@@ -68,7 +67,7 @@ class OpenAICompatModel(Model):
             api_key=key or "EMPTY", base_url=base_url, max_retries=0,
             timeout=settings.timeout + 5,  # ApiCaller's timeout fires first
         )
-        from plugins.api_client import ApiCaller
+        from harness.plugins.api_client import ApiCaller
 
         self._caller = ApiCaller(settings, [key], seed=seed, name=name)
 
@@ -94,7 +93,7 @@ class OpenAICompatModel(Model):
         return self._caller.map([(partial(self._body, r), self._send) for r in requests])
 
     def _body(self, request: Request) -> dict[str, Any]:
-        from plugins.images import data_url
+        from harness.plugins.images import data_url
 
         content: list[dict[str, Any]] = [
             {"type": "image_url", "image_url": {"url": data_url(p, self.max_image_side)}}
@@ -118,8 +117,7 @@ class OpenAICompatModel(Model):
 
     async def _send(self, body: dict[str, Any]) -> str:
         import openai
-
-        from plugins.api_client import ApiError, is_transport_error, retry_after_seconds
+        from harness.plugins.api_client import ApiError, is_transport_error, retry_after_seconds
 
         try:
             completion = await self._client.chat.completions.create(**body)
@@ -177,7 +175,7 @@ def _status_message(exc: Any) -> str:
 
 
 def _schema() -> dict[str, Callable[[Any], Any]]:
-    from plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
+    from harness.plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
 
     def field(value: Any) -> str:
         """max_tokens or max_completion_tokens"""
@@ -192,8 +190,9 @@ def _schema() -> dict[str, Callable[[Any], Any]]:
 
 def build(name: str, provider: str, defaults: dict[str, str], model_path: str | None,
           seed: int, options: dict[str, Any]) -> OpenAICompatModel:
+    from harness.plugins.api_client import parse_options, reject_model_path
+
     from harness.errors import UsageError
-    from plugins.api_client import parse_options, reject_model_path
 
     reject_model_path(name, model_path)
     opts = {**defaults, **parse_options(name, options, _schema())}

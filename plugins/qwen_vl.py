@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build
+
 from harness import hookimpl
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build
 
 FAMILY = Family(
     name="qwen2.5-vl", architectures=("Qwen2_5_VLForConditionalGeneration",),

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.plugins.hf_common import CAPABILITIES, Family, build, converted_llava
+from harness.plugins.hf_loading import STANDARD_OPTIONS, folder_fingerprint, read_json
+from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
+
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
 from harness.specs import ModelSpec
-from plugins.hf_common import CAPABILITIES, Family, build, converted_llava
-from plugins.hf_loading import STANDARD_OPTIONS, folder_fingerprint, read_json
-from plugins.llava_med import LLAVA_MED_TEMPLATE
 
 FAMILY = Family(
     name="skinvl", architectures=("LlavaForConditionalGeneration",),

@@ -12,7 +12,7 @@ from harness.types import DECODING_PRESETS, Decoding, Sample
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
 
     return get_registries().datasets.get(name)
 

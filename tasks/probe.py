@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness.tasks.common import (
+    GROUP_FIELDS,
+    DataReport,
+    as_int,
+    dataset_spec,
+    group_fields,
+    load_split,
+)
 
 from harness import hookimpl
 from harness.errors import HarnessError
 from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
-from tasks.common import GROUP_FIELDS, DataReport, as_int, dataset_spec, group_fields, load_split
 
 PARALLEL_FOLDS_FROM = 2000  # training samples
 
@@ -124,8 +131,9 @@ class ProbeTask(Task):
     def score(
         self, samples: Sequence[Sample], predictions: dict[str, Prediction]
     ) -> dict[str, Any]:
+        from harness.tasks.probe_fit import evaluate_probe, fit_probe
+
         from harness.metrics import score_classification
-        from tasks.probe_fit import evaluate_probe, fit_probe
 
         labels = list(self.spec.classes)
         by_split: dict[str, list[Sample]] = {}

@@ -12,11 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import hookimpl
-from harness.specs import TaskSpec
-from harness.task import Task
-from harness.types import Prediction, Request, Sample
-from tasks.common import (
+from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
     as_int,
@@ -25,6 +21,11 @@ from tasks.common import (
     group_fields,
     load_split,
 )
+
+from harness import hookimpl
+from harness.specs import TaskSpec
+from harness.task import Task
+from harness.types import Prediction, Request, Sample
 
 CAPTION_INSTRUCTION = "Describe the image."
 PROMPT_VERSION = 1

@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness import hookimpl
-from harness.specs import TaskSpec
-from harness.task import Task
-from harness.types import Prediction, Request, Sample
-from tasks.common import (
+from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
     as_bool,
@@ -34,7 +29,12 @@ from tasks.common import (
     group_fields,
     load_split,
 )
-from tasks.matching import match
+from harness.tasks.matching import match
+
+from harness import hookimpl
+from harness.specs import TaskSpec
+from harness.task import Task
+from harness.types import Prediction, Request, Sample
 
 # The paper's Figure 5 question, verbatim.
 PROMPT = (

@@ -7,9 +7,7 @@ import email.utils
 import time
 
 import pytest
-
-from harness.errors import UsageError
-from plugins.api_client import (
+from harness.plugins.api_client import (
     TRANSPORT_OPTIONS,
     ApiSettings,
     RateLimiter,
@@ -17,6 +15,8 @@ from plugins.api_client import (
     retry_after_seconds,
     split_settings,
 )
+
+from harness.errors import UsageError
 
 
 def test_retry_after_forms() -> None:
@@ -64,6 +64,6 @@ def test_options_convert_and_refuse() -> None:
 
 
 def test_runtime_options_list_matches_the_transport_options() -> None:
-    from plugins.openai_compat import RUNTIME_OPTIONS
+    from harness.plugins.openai_compat import RUNTIME_OPTIONS
 
     assert set(RUNTIME_OPTIONS) == set(TRANSPORT_OPTIONS)

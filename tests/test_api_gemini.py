@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer
+from harness.plugins.api_client import ApiError
+from harness.plugins.gemini import GEMINI_MODEL_ID, gemini_flash
 from PIL import Image
 
 from harness.errors import UsageError
 from harness.types import DECODING_PRESETS, Request
-from plugins.api_client import ApiError
-from plugins.gemini import GEMINI_MODEL_ID, gemini_flash
 
 KEY_ENV = "HARNESS_TEST_GEMINI_KEY"
 FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}

@@ -14,19 +14,19 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer, marker_of
-from PIL import Image
-
-from harness.errors import UsageError
-from harness.types import DECODING_PRESETS, Decoding, Request
-from plugins.api_client import ApiError
-from plugins.images import data_url
-from plugins.openai_compat import (
+from harness.plugins.api_client import ApiError
+from harness.plugins.images import data_url
+from harness.plugins.openai_compat import (
     ARK_BASE_URL,
     DOUBAO_MODEL_ID,
     doubao,
     openai_compatible,
     openai_prefixed,
 )
+from PIL import Image
+
+from harness.errors import UsageError
+from harness.types import DECODING_PRESETS, Decoding, Request
 
 KEY_ENV = "HARNESS_TEST_API_KEY"
 FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}
@@ -320,7 +320,7 @@ def test_registered_presets_and_the_prefixed_form(server: ApiServer) -> None:
 
 
 def test_registry_lists_the_api_models() -> None:
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
 
     models = get_registries(refresh=True).models
     for name in ("openai-compatible", "doubao-1.5-vision-pro", "doubao-1-5-vision-pro-32k",
@@ -336,7 +336,8 @@ def test_importing_the_plugins_loads_no_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, plugins.openai_compat, plugins.gemini, plugins.api_client; "
+    code = ("import sys, harness.plugins.openai_compat, harness.plugins.gemini; "
+            "import harness.plugins.api_client; "
             "print(sorted(m for m in ('openai', 'google.genai', 'httpx2', 'tenacity') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -345,7 +346,7 @@ def test_importing_the_plugins_loads_no_sdk() -> None:
 
 
 def test_error_messages_are_one_line() -> None:
-    from plugins.api_client import scrub
+    from harness.plugins.api_client import scrub
 
     assert scrub("a\n  b sk-1 c", ["sk-1"]) == "a b *** c"
     assert len(scrub("x" * 1000, [])) == 300

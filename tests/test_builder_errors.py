@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from harness.dataset_builder.align import all_pairs, run_align
+from harness.dataset_builder.cli import cli
+from harness.dataset_builder.extract import run_extract
+from harness.dataset_builder.records import read_jsonl
 from synthetic_book import (
     build_book,
     corrupt_image_page,
@@ -14,11 +18,6 @@ from synthetic_book import (
     no_image_pdf,
     reference_folders,
 )
-
-from dataset_builder.align import all_pairs, run_align
-from dataset_builder.cli import cli
-from dataset_builder.extract import run_extract
-from dataset_builder.records import read_jsonl
 
 
 @pytest.fixture(scope="module")

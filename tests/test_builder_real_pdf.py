@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from dataset_builder.align import all_pairs, run_align
-from dataset_builder.extract import run_extract
+from harness.dataset_builder.align import all_pairs, run_align
+from harness.dataset_builder.extract import run_extract
 
 PDF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pdfs" / \
     "Deep_Neural_Frameworks_Improve.pdf"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from dataset_builder.captions import (
+from harness.dataset_builder.captions import (
     SOFT_HYPHEN,
     caption_candidates,
     resolve_block,
@@ -13,8 +12,8 @@ from dataset_builder.captions import (
     split_caption,
     vocabulary,
 )
-from dataset_builder.demographics import extract_demographics
-from dataset_builder.stats import text_stats
+from harness.dataset_builder.demographics import extract_demographics
+from harness.dataset_builder.stats import text_stats
 
 BODY = ("Times-Roman", 10.0)
 

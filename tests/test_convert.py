@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from harness.plugins.huatuo import make_huatuo
+from harness.plugins.llava_convert import RECORD, convert, convert_command, ensure_converted
+from harness.plugins.llava_med import make_llava_med
 from safetensors.torch import load_file, save_file
 from tiny_models import IMAGE, build_original_llava, write_images
 
 from harness.errors import HarnessError, UsageError
-from plugins.huatuo import make_huatuo
-from plugins.llava_convert import RECORD, convert, convert_command, ensure_converted
-from plugins.llava_med import make_llava_med
 
 QUESTION = "What is the diagnosis?"
 

@@ -269,7 +269,7 @@ def test_scin_top_weighted_condition(tmp_path: Path) -> None:
 
 def test_registered_names_and_no_torch_on_import() -> None:
     code = ("import sys, harness\n"
-            "from harness.plugins import get_registries\n"
+            "from harness.plugin_manager import get_registries\n"
             "r = get_registries().datasets\n"
             "names = ['ham10000','isic2019','bcn20000','hiba','mskcc','pad-ufes-20',"
             "'fitzpatrick17k','ddi','dermnet','patch16','scin','mm-skin','mm-skin-caption',"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from harness.leaderboards import baselines, build
+from harness.leaderboards.cli import leaderboard
 from leaderboard_fixtures import text_scores, write_run
-
-from leaderboards import baselines, build
-from leaderboards.cli import leaderboard
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METRICS = "../results/{}/metrics.json"
@@ -261,7 +260,8 @@ def test_majority_baseline_on_the_papers_ham10000_test_split() -> None:
 
 
 def test_attached_to_the_harness_cli_and_no_plotting_import() -> None:
-    code = ("import sys, harness.cli as c; import leaderboards.tables, leaderboards.fairness; "
+    code = ("import sys, harness.cli as c; "
+            "import harness.leaderboards.tables, harness.leaderboards.fairness; "
             "assert 'leaderboard' in c.cli.commands; assert 'matplotlib' not in sys.modules; "
             "print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -280,7 +280,7 @@ def demo_results_ready() -> bool:
 @pytest.mark.skipif(not demo_results_ready(), reason="harness.metrics is not complete yet")
 def test_built_from_real_demo_runs(tmp_path: Path) -> None:
     """Real runs of the built-in baselines (a few samples each) through the runner."""
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
     from harness.runner import RunOptions, run
 
     results = tmp_path / "results"

@@ -11,8 +11,7 @@ import csv
 import re
 
 import pytest
-
-from leaderboards import reported
+from harness.leaderboards import reported
 
 # (table, row as printed, group as printed, column as printed, value as printed)
 SECOND_TRANSCRIPTION = [

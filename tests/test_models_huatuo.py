@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from harness.plugins.huatuo import make_huatuo
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -14,8 +15,6 @@ from model_contract import (
     check_score_choices,
 )
 from tiny_models import HIDDEN, build_original_llava, write_images
-
-from plugins.huatuo import make_huatuo
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.plugins.internvl import INTERNVL_SYSTEM, make_internvl
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -16,7 +17,6 @@ from model_contract import (
 from tiny_models import HIDDEN, build_internvl, write_images
 
 from harness.errors import UsageError
-from plugins.internvl import INTERNVL_SYSTEM, make_internvl
 
 
 @pytest.fixture(scope="module")

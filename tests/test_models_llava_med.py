@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.plugins.llava_med import make_llava_med
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -13,8 +14,6 @@ from model_contract import (
     check_score_choices,
 )
 from tiny_models import HIDDEN, build_original_llava, write_images
-
-from plugins.llava_med import make_llava_med
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.plugins.hf_loading import folder_fingerprint
+from harness.plugins.skinvl import make_local
 from model_contract import requests
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
-from plugins.hf_loading import folder_fingerprint
-from plugins.skinvl import make_local
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,8 +90,9 @@ def test_weights_fingerprint_changes_with_the_weights(tmp_path: Path, checkpoint
 
 
 def test_importing_the_plugins_imports_no_torch() -> None:
-    code = ("import sys, plugins.llava, plugins.llava_med, plugins.huatuo, plugins.qwen_vl, "
-            "plugins.internvl, plugins.skinvl, plugins.llava_convert, plugins.hf_common; "
+    modules = ("llava", "llava_med", "huatuo", "qwen_vl", "internvl", "skinvl", "llava_convert",
+               "hf_common")
+    code = ("import sys; " + "; ".join(f"import harness.plugins.{m}" for m in modules) + "; "
             "print('torch' in sys.modules or 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True)

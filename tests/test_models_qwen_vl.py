@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.plugins.qwen_vl import make_qwen_vl
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -13,8 +14,6 @@ from model_contract import (
     check_score_choices,
 )
 from tiny_models import HIDDEN, build_qwen2_5_vl, write_images
-
-from plugins.qwen_vl import make_qwen_vl
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.plugins.skinvl import make_local
 from model_contract import check_generate_batches, check_identity
 from tiny_models import build_llava, write_images
 
 from harness.errors import HarnessError, UsageError
-from plugins.skinvl import make_local
 
 
 @pytest.fixture(scope="module")

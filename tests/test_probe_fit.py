@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
@@ -18,7 +19,6 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from harness.errors import HarnessError  # noqa: E402
-from tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 
 
 def mixture(n: int, d: int, k: int, seed: int, sep: float = 0.5):
@@ -114,7 +114,7 @@ def test_to_dict_is_json_and_evaluate_orders_columns_by_labels():
 
 
 def test_grouped_folds_never_split_a_group(monkeypatch):
-    import tasks.probe_fit as pf
+    import harness.tasks.probe_fit as pf
 
     X, y = mixture(900, 12, 3, seed=7)
     rng = np.random.default_rng(0)

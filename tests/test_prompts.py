@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugins import get_registries
+from harness.plugin_manager import get_registries
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts.json"
 TASKS = {

@@ -1,7 +1,7 @@
 import pytest
 
 from harness.errors import DuplicateNameError, UnknownNameError
-from harness.plugins import collect, make_plugin_manager
+from harness.plugin_manager import collect, make_plugin_manager
 from harness.registry import Registry
 from harness.specs import ModelSpec
 
@@ -53,8 +53,8 @@ def test_alias_and_glob_resolution() -> None:
 def test_builtins_register_through_the_hooks() -> None:
     pm, warnings = make_plugin_manager(entry_points=False)
     regs = collect(pm, warnings)
-    assert regs.models.get("colour-lbp").plugin == "plugins.baselines"
-    assert regs.tasks.get("zeroshot/demo").plugin == "tasks.zeroshot"
+    assert regs.models.get("colour-lbp").plugin == "harness.plugins.baselines"
+    assert regs.tasks.get("zeroshot/demo").plugin == "harness.tasks.zeroshot"
     assert regs.datasets.get("demo").plugin == "harness.demo.plugin"
 
 

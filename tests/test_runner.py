@@ -13,7 +13,7 @@ import pytest
 from harness import hookimpl
 from harness.errors import CapabilityError
 from harness.model import Model
-from harness.plugins import collect, make_plugin_manager
+from harness.plugin_manager import collect, make_plugin_manager
 from harness.runner import RunOptions, run
 from harness.specs import ModelSpec
 from tests.cli_helpers import REPO, harness_env, run_harness, start_harness

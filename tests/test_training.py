@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from harness.errors import HarnessError, UsageError  # noqa: E402
-from harness.plugins import get_registries  # noqa: E402
+from harness.plugin_manager import get_registries  # noqa: E402
 
 STEPS = 40
 
@@ -30,21 +30,21 @@ def _one_thread() -> None:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.demo import build_demo_base
+    from harness.training.demo import build_demo_base
 
     torch.set_num_threads(1)
     return build_demo_base(tmp_path_factory.mktemp("tiny") / "base")
 
 
 def demo_recipe(**changes: Any) -> Any:
-    from training.recipes import get_recipe
+    from harness.training.recipes import get_recipe
 
     return replace(get_recipe("skinvl-demo"), **changes)
 
 
 @pytest.fixture(scope="module")
 def trained(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from training.loop import TrainOptions, train
+    from harness.training.loop import TrainOptions, train
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("run") / "adapter"
@@ -64,11 +64,11 @@ def load_llava(path: Path) -> Any:
 
 def batch_inputs(base: Path) -> dict[str, Any]:
     """A real collated batch of four demo test examples (images, prompts, answers)."""
+    from harness.training.collate import SftCollator
     from transformers import AutoProcessor
 
     from harness.demo import data
     from harness.images import open_rgb
-    from training.collate import SftCollator
 
     processor = AutoProcessor.from_pretrained(base)
     items = [{"image": open_rgb(s.image), "question": s.question, "answer": s.answer}
@@ -149,7 +149,7 @@ def test_adapter_saved_with_projector_not_tower(trained: Any, base: Path) -> Non
 
 
 def test_reload_on_fresh_base_and_merge_match(trained: Any, base: Path, tmp_path: Path) -> None:
-    from training.merge import load_adapter, merge_adapter
+    from harness.training.merge import load_adapter, merge_adapter
 
     result, _ = trained
     batch = batch_inputs(base)
@@ -172,9 +172,8 @@ def test_reload_on_fresh_base_and_merge_match(trained: Any, base: Path, tmp_path
 
 def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
     """Killed at step 25 (checkpoint at 20): the same options resume and finish at 30."""
+    from harness.training.loop import TrainOptions, train
     from transformers import TrainerCallback
-
-    from training.loop import TrainOptions, train
 
     class Interrupt(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -201,11 +200,11 @@ def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
 
 
 def test_collator_masks_prompt_and_image_tokens(base: Path) -> None:
+    from harness.training.collate import IGNORE_INDEX, SftCollator
     from transformers import AutoProcessor
 
     from harness.demo import data
     from harness.images import open_rgb
-    from training.collate import IGNORE_INDEX, SftCollator
 
     processor = AutoProcessor.from_pretrained(base)
     samples = data.vqa_samples("train")[:3]
@@ -229,7 +228,7 @@ def test_collator_masks_prompt_and_image_tokens(base: Path) -> None:
 
 
 def test_lora_regex_skips_vision_tower(base: Path) -> None:
-    from training.lora import LoraSettings, attach_lora, trainable_summary
+    from harness.training.lora import LoraSettings, attach_lora, trainable_summary
 
     model = attach_lora(load_llava(base), LoraSettings(rank=4, alpha=8))
     names = [n for n, _ in model.named_modules() if n.endswith("lora_A")]
@@ -241,8 +240,9 @@ def test_lora_regex_skips_vision_tower(base: Path) -> None:
 
 
 def test_label_sources_use_the_paper_phrasing() -> None:
+    from harness.training.data import Source, build_mixture
+
     from harness.demo.data import CLASSES
-    from training.data import Source, build_mixture
 
     mixture = build_mixture(get_registries(), [Source("demo", kind="label"),
                                                Source("bcn20000", kind="label")],
@@ -260,8 +260,8 @@ def test_label_sources_use_the_paper_phrasing() -> None:
 
 
 def test_training_on_test_images_is_refused(base: Path, tmp_path: Path) -> None:
-    from training.data import Source
-    from training.loop import TrainOptions, train
+    from harness.training.data import Source
+    from harness.training.loop import TrainOptions, train
 
     leaky = demo_recipe(sources=(Source("demo-vqa", kind="qa", split="test"),))
     options = TrainOptions(recipe=leaky, base=base, output=tmp_path / "leak", max_steps=2,
@@ -273,7 +273,7 @@ def test_training_on_test_images_is_refused(base: Path, tmp_path: Path) -> None:
 
 
 def test_recipes_carry_the_paper_hyperparameters() -> None:
-    from training.recipes import PUBLIC_DATASETS, RECIPES
+    from harness.training.recipes import PUBLIC_DATASETS, RECIPES
 
     for name in ("skinvl-mm", "skinvl-pub", "skinvl-pubmm"):
         r = RECIPES[name]
@@ -289,7 +289,7 @@ def test_recipes_carry_the_paper_hyperparameters() -> None:
 
 
 def test_bad_base_is_one_sentence(tmp_path: Path) -> None:
-    from training.base import check_base
+    from harness.training.base import check_base
 
     with pytest.raises(UsageError, match="is not a folder"):
         check_base(tmp_path / "nope")
@@ -350,9 +350,10 @@ def test_cli_lists_recipes() -> None:
 
 def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) -> None:
     """`harness run --model skinvl --model-path ADAPTER|MERGED --task vqa/demo`: same answers."""
-    pytest.importorskip("plugins.skinvl")
+    pytest.importorskip("harness.plugins.skinvl")
+    from harness.training.merge import merge_adapter
+
     from harness.runner import RunOptions, run
-    from training.merge import merge_adapter
 
     result, _ = trained
     merged = merge_adapter(result.output, tmp_path / "merged")
@@ -374,7 +375,7 @@ def test_trains_the_shared_tiny_llava_fixture(tmp_path: Path) -> None:
     """The plugins' own tiny LLaVA-Med-layout checkpoint (tests/tiny_models.py) trains too,
     with the paper recipes' gradient checkpointing on."""
     tiny_models = pytest.importorskip("tiny_models")
-    from training.loop import TrainOptions, train
+    from harness.training.loop import TrainOptions, train
 
     base = tiny_models.build_llava(tmp_path / "tiny-llava")
     result = train(get_registries(), TrainOptions(

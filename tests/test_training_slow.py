@@ -1,6 +1,6 @@
 """Slow training checks (``make test-slow``): DeepSpeed ZeRO-2 on CPU, and the demo model.
 
-- DeepSpeed: ``python -m training`` under ZeRO-2, one process, gloo backend. The first
+- DeepSpeed: ``python -m harness.training`` under ZeRO-2, one process, gloo backend. The first
   run JIT-compiles DeepSpeed's shm comm op (about 50-140 s on 2 cores), cached in
   ``TORCH_EXTENSIONS_DIR`` (default here: ~/.cache/derm-harness-torch-extensions).
 - Demo: ``training.demo.train_demo_model`` must finish in under three minutes and beat
@@ -21,7 +21,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.plugins import get_registries  # noqa: E402
+from harness.plugin_manager import get_registries  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.demo import build_demo_base
+    from harness.training.demo import build_demo_base
 
     torch.set_num_threads(1)
     return build_demo_base(tmp_path_factory.mktemp("tiny") / "base")
@@ -37,9 +37,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_deepspeed_zero2_on_cpu_one_process(base: Path, tmp_path: Path) -> None:
     pytest.importorskip("deepspeed")
+    from harness.training.merge import load_adapter
     from transformers import LlavaForConditionalGeneration
-
-    from training.merge import load_adapter
 
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     env.setdefault("TORCH_EXTENSIONS_DIR",
@@ -48,7 +47,7 @@ def test_deepspeed_zero2_on_cpu_one_process(base: Path, tmp_path: Path) -> None:
         env.pop(var, None)  # the loop sets a one-process rendezvous itself
     out = tmp_path / "ds"
     proc = subprocess.run(
-        [sys.executable, "-m", "training", "--recipe", "skinvl-demo", "--base", str(base),
+        [sys.executable, "-m", "harness.training", "--recipe", "skinvl-demo", "--base", str(base),
          "--output", str(out), "--max-steps", "12", "--batch-size", "4",
          "--deepspeed", str(REPO / "training" / "ds_zero2.json"), "--leakage-check", "exact"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
@@ -88,7 +87,7 @@ def vqa_demo_scores(model_dir: Path, results: Path) -> dict[str, Any]:
 
 
 def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
-    from training.demo import train_demo_model
+    from harness.training.demo import train_demo_model
 
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -97,7 +96,7 @@ def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
     assert cpu < 180, f"training took {cpu:.0f} s of CPU time"
     print(f"demo training: {wall:.1f} s wall, {cpu:.1f} s CPU")
 
-    pytest.importorskip("plugins.skinvl")
+    pytest.importorskip("harness.plugins.skinvl")
     trained = vqa_demo_scores(model_dir, tmp_path / "results-trained")
     untrained = vqa_demo_scores(tmp_path / "demo-model" / "base", tmp_path / "results-base")
     t, u = trained["scores"]["overall"], untrained["scores"]["overall"]
@@ -116,7 +115,8 @@ def test_demo_model_trains_in_budget_and_beats_its_base(tmp_path: Path) -> None:
 
 
 def test_deepspeed_zero2_two_ranks_under_torchrun(base: Path, tmp_path: Path) -> None:
-    """Two CPU ranks (gloo) under ``torchrun -m training``: ZeRO-2 splits the optimizer state."""
+    """Two CPU ranks (gloo) under ``torchrun -m harness.training``: ZeRO-2 splits the optimizer
+    state."""
     pytest.importorskip("deepspeed")
     import socket
 
@@ -129,7 +129,7 @@ def test_deepspeed_zero2_two_ranks_under_torchrun(base: Path, tmp_path: Path) ->
     out = tmp_path / "ds2"
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", str(port), "-m", "training", "--recipe", "skinvl-demo",
+         "--master_port", str(port), "-m", "harness.training", "--recipe", "skinvl-demo",
          "--base", str(base), "--output", str(out), "--max-steps", "12", "--batch-size", "4",
          "--deepspeed", str(REPO / "training" / "ds_zero2.json"), "--leakage-check", "exact"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,

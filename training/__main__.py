@@ -1,6 +1,7 @@
-"""``python -m training ...``: the ``harness train`` command, for launchers that run a module
-(``deepspeed --module training``, ``torchrun -m training``, ``accelerate launch -m training``)."""
+"""``python -m harness.training ...``: the ``harness train`` command, for launchers that run a
+module (``deepspeed --module harness.training``, ``torchrun -m harness.training``,
+``accelerate launch -m harness.training``)."""
 
-from training.cli import main
+from harness.training.cli import main
 
 main()

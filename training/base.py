@@ -55,7 +55,7 @@ def inference_format() -> tuple[str | None, bool]:
     the prompts and images evaluation will; (None, False) when that plugin is not installed
     (the checkpoint's own template, images as the processor takes them)."""
     try:
-        from plugins.skinvl import FAMILY
+        from harness.plugins.skinvl import FAMILY
     except ImportError:
         return None, False
     return FAMILY.chat_template, bool(FAMILY.pad_to_square)

@@ -1,7 +1,7 @@
 """``harness train``: fine-tune SkinVL; ``harness train merge``: fold an adapter into its base.
 
 The group is attached to the harness CLI by ``harness/cli.py`` when this package
-is importable; ``python -m training`` runs the same command for launchers.
+is importable; ``python -m harness.training`` runs the same command for launchers.
 """
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
         raise UsageError(f"--data-root {data_root} is not a folder")
     if deepspeed is not None and no_deepspeed:
         raise UsageError("--deepspeed and --no-deepspeed contradict each other")
-    from harness.plugins import get_registries
-    from training.loop import TrainOptions, is_main_process
-    from training.loop import train as run_training
-    from training.recipes import get_recipe
+    from harness.training.loop import TrainOptions, is_main_process
+    from harness.training.loop import train as run_training
+    from harness.training.recipes import get_recipe
+
+    from harness.plugin_manager import get_registries
 
     options = TrainOptions(
         recipe=get_recipe(recipe), base=base, output=output, data_root=data_root,
@@ -107,7 +108,7 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
               default="auto", show_default=True)
 def merge(adapter: Path, output: Path, base: Path | None, dtype: str) -> None:
     """Merge a trained adapter into its base: a plain LLaVA checkpoint for `harness run`."""
-    from training.merge import merge_adapter
+    from harness.training.merge import merge_adapter
 
     if not adapter.is_dir():
         raise UsageError(f"{adapter} is not a folder")
@@ -119,7 +120,7 @@ def merge(adapter: Path, output: Path, base: Path | None, dtype: str) -> None:
 @train.command("recipes")
 def recipes() -> None:
     """List the training recipes and their hyperparameters."""
-    from training.recipes import RECIPES
+    from harness.training.recipes import RECIPES
 
     for r in RECIPES.values():
         datasets = ", ".join(f"{s.dataset}({s.kind})" for s in r.sources)
@@ -130,9 +131,9 @@ def recipes() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point of ``python -m training``: one sentence for the user's errors."""
+    """Entry point of ``python -m harness.training``: one sentence for the user's errors."""
     try:
-        return train.main(args=argv, prog_name="python -m training", standalone_mode=False)
+        return train.main(args=argv, prog_name="python -m harness.training", standalone_mode=False)
     except HarnessError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -94,7 +94,7 @@ class SftCollator:
     def _square(self, images: list[Any]) -> list[Any]:
         if not self.pad_to_square:
             return images
-        from plugins.hf_loading import expand_to_square, mean_colour
+        from harness.plugins.hf_loading import expand_to_square, mean_colour
 
         colour = mean_colour(self.processor.image_processor)
         return [expand_to_square(im, colour) for im in images]

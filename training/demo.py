@@ -38,7 +38,7 @@ def demo_text() -> list[str]:
 
 def build_demo_base(folder: Path) -> Path:
     """The untrained tiny LLaVA of the demo, built offline and seeded."""
-    from training.tiny_base import build_tiny_llava
+    from harness.training.tiny_base import build_tiny_llava
 
     return build_tiny_llava(folder, demo_text(), seed=SEED)
 
@@ -51,11 +51,11 @@ def train_demo_model(output_dir: Path, console: Any = None,
     model of the same demo version is reused rather than trained again.
     """
     import torch
+    from harness.training.loop import TrainOptions, train
+    from harness.training.merge import merge_adapter
+    from harness.training.recipes import get_recipe
 
-    from harness.plugins import get_registries
-    from training.loop import TrainOptions, train
-    from training.merge import merge_adapter
-    from training.recipes import get_recipe
+    from harness.plugin_manager import get_registries
 
     def say(line: str) -> None:
         if console is None:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.training.recipes import Recipe
+
 from harness.errors import HarnessError, UsageError
-from training.recipes import Recipe
 
 DEFAULT_DEEPSPEED = Path(__file__).with_name("ds_zero2.json")
 CONFIG_FILE = "train_options.json"
@@ -173,13 +174,12 @@ def train(registries: Any, options: TrainOptions,
           say: Callable[[str], None] = print) -> TrainResult:
     """Build the mixture, attach LoRA to the base, train, save the adapter in ``options.output``."""
     import torch
+    from harness.training.base import check_base, inference_format, load_base
+    from harness.training.collate import SftCollator
+    from harness.training.data import leaked_count
+    from harness.training.lora import attach_lora, trainable_summary
     from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
-
-    from training.base import check_base, inference_format, load_base
-    from training.collate import SftCollator
-    from training.data import leaked_count
-    from training.lora import attach_lora, trainable_summary
 
     recipe = options.recipe
     check_base(options.base)
@@ -289,7 +289,7 @@ def train(registries: Any, options: TrainOptions,
 
 def prepare_mixture(registries: Any, options: TrainOptions, say: Callable[[str], None]) -> Any:
     """The mixture, its leakage audit (reused from OUTPUT/data when the same), written out."""
-    from training.data import build_mixture, leakage_check, write_mixture
+    from harness.training.data import build_mixture, leakage_check, write_mixture
 
     recipe = options.recipe
     mixture = build_mixture(registries, recipe.sources, options.data_root, seed=recipe.seed,
@@ -321,7 +321,7 @@ def prepare_mixture(registries: Any, options: TrainOptions, say: Callable[[str],
 
 
 def _ids_digest(mixture: Any) -> str:
-    from training.data import digest_ids
+    from harness.training.data import digest_ids
 
     return digest_ids(e.id for e in mixture.examples)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from harness.training.data import PAPER_LABEL_TEMPLATES, Source
+from harness.training.lora import LoraSettings
+
 from harness.errors import UsageError
-from training.data import PAPER_LABEL_TEMPLATES, Source
-from training.lora import LoraSettings
 
 MM_SKIN = "mm-skin"
 # The nine public classification datasets of SkinVL-Pub (paper, section 3.3 and Table 6).

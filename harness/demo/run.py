@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.plugins import Registries
+from harness.plugin_manager import Registries
 from harness.runner import RunOptions, run
 
 DEMO_TASKS = ("vqa/demo", "probe/demo", "zeroshot/demo")
@@ -28,14 +28,14 @@ def run_demo(registries: Registries, output: Path, console: Any, train: bool = F
             console=console)
     if train:
         _train_and_evaluate(registries, output, console)
-    from leaderboards.cli import print_leaderboard
+    from harness.leaderboards.cli import print_leaderboard
 
     # The demo's Markdown goes beside its results, never into the committed leaderboards/.
     print_leaderboard(output, output / "leaderboards", console)
 
 
 def _train_and_evaluate(registries: Registries, output: Path, console: Any) -> None:
-    from training.demo import train_demo_model
+    from harness.training.demo import train_demo_model
 
     console.rule("training a tiny SkinVL on the demo's training split")
     folder = output / "skinvl-demo"

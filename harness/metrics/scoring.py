@@ -20,7 +20,7 @@ UNKNOWN = "unknown"
 # ---------------------------------------------------------------- shared helpers
 
 def _specs(names: Sequence[str], kind: str) -> list[Any]:
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
 
     if isinstance(names, str):
         raise UsageError(f"metrics must be a list of names, got the string {names!r}")

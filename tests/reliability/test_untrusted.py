@@ -67,7 +67,7 @@ LOCAL_MODELS = ("qwen2.5-vl-7b", "llava-v1.6-7b", "internvl2.5-8b", "huatuogpt-v
 
 
 def registered() -> set[str]:
-    from harness.plugins import get_registries
+    from harness.plugin_manager import get_registries
 
     return {m.name for m in get_registries().models}
 
