@@ -186,16 +186,16 @@ def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Pa
 
 def print_outcomes(con: Any, outcomes: list[Any]) -> None:
     for o in outcomes:
-        m = o.metrics or {}
-        headline = ", ".join(
-            f"{k}={v:.4f}" for k, v in list((m.get("scores") or {}).get("overall", {}).items())[:4]
-            if isinstance(v, int | float)
-        )
+        m = o.metrics
+        if m is None:
+            continue
+        headline = ", ".join(f"{k}={v:.4f}" for k, v in list(m.scores.overall.items())[:4]
+                             if isinstance(v, int | float))
         con.print(
-            f"[bold]{o.task}[/]: {m.get('answered', 0)}/{m.get('n', 0)} answered "
+            f"[bold]{o.task}[/]: {m.answered}/{m.n} answered "
             f"({o.cached} stored, {o.asked} asked, {o.failed} failed) {headline} -> {o.folder}"
         )
-        skipped = (m.get("data") or {}).get("skipped", 0)
+        skipped = (m.data or {}).get("skipped", 0)
         if skipped:
             con.print(f"[yellow]warning[/]: {skipped} dataset rows were skipped; "
                       f"each is listed in {o.folder / 'run.json'} (data.skipped_rows)")

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from harness import __version__
+from harness import __version__, results
 from harness.errors import CapabilityError, HarnessError, UsageError
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.plugin_manager import Registries
 from harness.progress import Progress
 from harness.provenance import environment, now
 from harness.specs import ModelSpec
-from harness.store import ResultStore, atomic_write_json, read_json
+from harness.store import ResultStore
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
@@ -65,7 +65,7 @@ class TaskRun:
 class TaskOutcome:
     task: str
     folder: Path
-    metrics: dict[str, Any] | None
+    metrics: results.MetricsFile | None
     asked: int
     cached: int
     failed: int
@@ -322,7 +322,12 @@ def finalize(
     started: str,
     write_run: bool = True,
 ) -> TaskOutcome:
-    """Score the stored predictions of this run's samples and write metrics.json and run.json."""
+    """Score the stored predictions of this run's samples; write metrics.json and run.json.
+
+    A partial result (``--limit``, a metric subset) never replaces a complete one: when the
+    folder already holds complete metrics, it is written beside them as
+    ``metrics.partial.json`` (and ``run.partial.json``).
+    """
     stored = tr.store.load()
     by_id: dict[str, Prediction] = {}
     for s, fp in zip(tr.samples, tr.fingerprints, strict=True):
@@ -333,62 +338,78 @@ def finalize(
             by_id[s.id] = pred
     answered = [p for p in by_id.values() if p.ok]
     failures = [{"id": p.id, "error": p.error} for p in by_id.values() if not p.ok]
-    missing = len(tr.samples) - len(by_id)
-    scores = tr.task.score(tr.samples, {i: p for i, p in by_id.items() if p.ok})
+    scores = results.scores_from_task(
+        tr.task.score(tr.samples, {i: p for i, p in by_id.items() if p.ok}))
     task_fp = digest(tr.task.config())
-    metrics = {
-        "task": tr.task.name,
-        "kind": tr.task.kind,
-        "dataset": tr.task.dataset,
-        "model": key["name"],
-        "n": len(tr.samples),
-        "answered": len(answered),
-        "failed": len(failures),
-        "missing": missing,
-        "coverage": len(answered) / len(tr.samples) if tr.samples else 0.0,
-        "failures": failures[:MAX_LISTED_FAILURES],
-        "scores": scores,
-        "limit": opts.limit,
-        "data": _data_summary(tr.task),
-        "task_fingerprint": task_fp,
-        "model_key": key,
-        "harness_version": __version__,
-    }
-    atomic_write_json(tr.store.folder / "metrics.json", metrics)
+    subset = tr.task.metric_subset() if hasattr(tr.task, "metric_subset") else None
+    partial = (results.Partial(limit=opts.limit, metrics=subset)
+               if opts.limit is not None or subset else None)
+    record = results.MetricsFile(
+        task=tr.task.name, kind=tr.task.kind, dataset=tr.task.dataset, model=key["name"],
+        n=len(tr.samples), answered=len(answered), failed=len(failures),
+        missing=len(tr.samples) - len(by_id),
+        coverage=len(answered) / len(tr.samples) if tr.samples else 0.0,
+        scores=scores, partial=partial, failures=failures[:MAX_LISTED_FAILURES],
+        data=_data_summary(tr.task), task_fingerprint=task_fp, model_key=key,
+        harness_version=__version__,
+    )
+    metrics_path, run_path = _result_paths(tr.store.folder, partial is not None)
     if not write_run:
-        return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
-    previous = read_json(tr.store.folder / "run.json") or {}
-    old_identity = previous.get("model", {}).get("identity")
+        results.write(metrics_path, record)
+        return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failures))
+    previous = _previous_run(run_path)
+    old_identity = previous.model.identity if previous is not None else None
     identity = _identity(model) if model is not None else old_identity
     if old_identity is not None and identity != old_identity and tr.cached:
         # Stored answers came from a model that identifies differently (other weights at
         # the same path, another revision): say so where the numbers are read.
-        metrics["warnings"] = [
+        record.warnings.append(
             "stored predictions were made by a model whose identity differs from this run's; "
-            "see run.json model.previous_identity"
-        ]
-        atomic_write_json(tr.store.folder / "metrics.json", metrics)
-    run_info = {
-        **environment(),
-        "seed": opts.seed,
-        "task": {"name": tr.task.name, "config": tr.task.config(), "fingerprint": task_fp,
-                 "folder": task_folder(tr.task)},
-        "decoding": tr.task.config().get("decoding"),
-        "model": {
-            **key, "model_path": opts.model_path, "device": opts.device, "identity": identity,
-            "previous_identity": old_identity if old_identity != identity else None,
-        },
-        "data_root": str(opts.data_root) if opts.data_root else None,
-        "batch_size": opts.batch_size,
-        "limit": opts.limit,
-        "started": started,
-        "ended": now(),
-        "counts": {"samples": len(tr.samples), "cached": tr.cached, "asked": len(tr.pending)},
-        "store": {"repaired_torn_lines": tr.store.repaired_lines, "bad_lines": tr.store.bad_lines},
-        "data": tr.task.data_report.to_dict() if tr.task.data_report is not None else None,
-    }
-    atomic_write_json(tr.store.folder / "run.json", run_info)
-    return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
+            f"see {run_path.name} model.previous_identity"
+        )
+    results.write(metrics_path, record)
+    run_info = results.RunFile(
+        environment=environment(),
+        seed=opts.seed,
+        task=results.TaskRecord(name=tr.task.name, config=tr.task.config(), fingerprint=task_fp,
+                                folder=task_folder(tr.task)),
+        decoding=tr.task.config().get("decoding"),
+        model=results.ModelRecord(
+            **key, model_path=opts.model_path, device=opts.device, identity=identity,
+            previous_identity=old_identity if old_identity != identity else None,
+        ),
+        data_root=str(opts.data_root) if opts.data_root else None,
+        batch_size=opts.batch_size,
+        limit=opts.limit,
+        started=started,
+        ended=now(),
+        counts={"samples": len(tr.samples), "cached": tr.cached, "asked": len(tr.pending)},
+        store={"repaired_torn_lines": tr.store.repaired_lines, "bad_lines": tr.store.bad_lines},
+        data=tr.task.data_report.to_dict() if tr.task.data_report is not None else None,
+    )
+    results.write(run_path, run_info)
+    return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failures))
+
+
+def _result_paths(folder: Path, partial: bool) -> tuple[Path, Path]:
+    """Where this result goes: beside a complete result when it is partial, else the main files."""
+    main = folder / results.METRICS
+    if partial and main.exists():
+        try:
+            if results.read_metrics(main).complete:
+                return folder / "metrics.partial.json", folder / "run.partial.json"
+        except results.SchemaError:
+            pass  # an unreadable file is not a complete result worth keeping
+    return main, folder / results.RUN
+
+
+def _previous_run(path: Path) -> results.RunFile | None:
+    if not path.exists():
+        return None
+    try:
+        return results.read_run(path)
+    except results.SchemaError:
+        return None  # provenance of the last run only: an unreadable one is replaced
 
 
 def _data_summary(task: Task) -> dict[str, Any] | None:
@@ -428,19 +449,25 @@ def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
         for tspec in registries.tasks.match(pattern):
             task = build_task(registries, tspec.name, opts.task_options)
             folder = results_folder(opts.output, task_folder(task), name)
-            previous = read_json(folder / "run.json")
-            if previous is None:
+            if not (folder / results.RUN).exists():
                 raise UsageError(
                     f"no stored run of model '{name}' on task '{task.name}' in {folder}"
                 )
-            key = {k: previous["model"].get(k) for k in ("name", "model", "checkpoint", "options")}
+            previous = results.read_run(folder / results.RUN)
+            key = {"name": previous.model.name, "model": previous.model.model,
+                   "checkpoint": previous.model.checkpoint, "options": previous.model.options}
             data_root = opts.data_root or (
-                Path(previous["data_root"]) if previous.get("data_root") else None
+                Path(previous.data_root) if previous.data_root else None
             )
             run_opts = RunOptions(
-                **{**opts.__dict__, "limit": previous.get("limit"), "data_root": data_root}
+                **{**opts.__dict__, "limit": previous.limit, "data_root": data_root}
             )
             tr = prepare(task, key, run_opts)
-            outcomes.append(finalize(tr, key, run_opts, None, previous["started"], write_run=False))
+            tr.store.lock()  # never score beside a run that is still writing
+            try:
+                outcomes.append(finalize(tr, key, run_opts, None, previous.started,
+                                         write_run=False))
+            finally:
+                tr.store.close()
     return outcomes
 

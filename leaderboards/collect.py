@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from harness.results import RUN, MetricsFile, RunFile, SchemaError, Scores, read_metrics, read_run
 
 DEFAULT_DECODING = "greedy"
 DEFAULT_MATCHER = "sound"
@@ -13,35 +13,46 @@ DEFAULT_MATCHER = "sound"
 
 @dataclass
 class Run:
-    """One model on one task, as the runner left it on disk."""
+    """One model on one task, as the runner left it on disk (read through ``harness.results``)."""
 
     folder: Path  # results/<task-folder>/<model>
     rel: str  # the folder relative to the results root, with "/" separators
-    metrics: dict[str, Any]
-    run: dict[str, Any] = field(default_factory=dict)
+    metrics: MetricsFile
+    run: RunFile | None = None
 
     @property
     def task(self) -> str:
-        return str(self.metrics.get("task", ""))
+        return self.metrics.task
 
     @property
     def kind(self) -> str:
-        return str(self.metrics.get("kind", ""))
+        return self.metrics.kind
 
     @property
     def dataset(self) -> str:
-        return str(self.metrics.get("dataset", ""))
+        return self.metrics.dataset
 
     @property
     def model(self) -> str:
-        return str(self.metrics.get("model", ""))
+        return self.metrics.model
+
+    @property
+    def n(self) -> int:
+        return self.metrics.n
+
+    @property
+    def limit(self) -> int | None:
+        return self.metrics.partial.limit if self.metrics.partial else None
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.metrics.warnings
 
     @property
     def task_folder(self) -> str:
         """The task plus its request-shaping variant, e.g. ``vqa/mm-skin+decoding=paper``."""
-        folder = (self.run.get("task") or {}).get("folder")
-        if folder:
-            return str(folder)
+        if self.run is not None and self.run.task.folder:
+            return self.run.task.folder
         parts = self.rel.split("/")
         return "/".join(parts[:-1]) if len(parts) > 1 else self.task
 
@@ -51,72 +62,73 @@ class Run:
         return tail if sep else ""
 
     @property
-    def scores(self) -> dict[str, Any]:
-        return self.metrics.get("scores") or {}
+    def scores(self) -> Scores:
+        return self.metrics.scores
 
     @property
-    def overall(self) -> dict[str, Any]:
-        return self.scores.get("overall") or {}
+    def overall(self) -> dict[str, float | None]:
+        return self.scores.overall
 
     @property
     def coverage(self) -> float | None:
-        value = self.metrics.get("coverage")
-        return float(value) if isinstance(value, int | float) else None
+        return self.metrics.coverage
 
     @property
     def harness_version(self) -> str:
-        return str(self.metrics.get("harness_version") or self.run.get("harness_version") or "?")
+        if self.metrics.harness_version != "?" or self.run is None:
+            return self.metrics.harness_version
+        return self.run.harness_version
 
     @property
     def fingerprint(self) -> str:
-        fp = self.metrics.get("task_fingerprint") or (self.run.get("task") or {}).get("fingerprint")
-        return str(fp or "?")
+        fp = self.metrics.task_fingerprint or (self.run.task.fingerprint if self.run else "")
+        return fp or "?"
 
     @property
     def commit(self) -> str:
-        git = self.run.get("git") or {}
+        git = self.run.git if self.run is not None else {}
         commit = str(git.get("commit") or "?")[:10]
         return commit + ("+dirty" if git.get("dirty") else "")
 
     @property
     def decoding_preset(self) -> str | None:
-        decoding = self.run.get("decoding")
-        if decoding is None:
-            decoding = (self.run.get("task") or {}).get("config", {}).get("decoding")
+        decoding = None
+        if self.run is not None:
+            decoding = self.run.decoding or self.run.task.config.get("decoding")
         return str(decoding.get("preset", DEFAULT_DECODING)) if decoding else None
 
     @property
     def matcher(self) -> str | None:
-        return (self.scores.get("scoring") or {}).get("matcher")
+        return self.scores.scoring.get("matcher")
 
     @property
     def label_counts(self) -> dict[str, int]:
-        counts = self.scores.get("label_counts") or {}
-        return {str(k): int(v) for k, v in counts.items()}
+        return dict(self.scores.label_counts)
 
 
 def collect(results: Path) -> tuple[list[Run], list[str]]:
-    """All runs under ``results`` sorted by task folder and model, and what could not be read."""
+    """All runs under ``results`` sorted by task folder and model, and what could not be read.
+
+    Only ``metrics.json`` files are read: a partial result written beside a complete one
+    (``metrics.partial.json``) never reaches a table.
+    """
     runs: list[Run] = []
     problems: list[str] = []
     root = results.resolve()
     for path in sorted(root.glob("**/metrics.json")):
         rel = path.parent.relative_to(root).as_posix()
         try:
-            metrics = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            problems.append(f"{rel}/metrics.json could not be read ({type(exc).__name__})")
+            metrics = read_metrics(path)
+        except SchemaError as exc:
+            problems.append(str(exc).replace(str(path), f"{rel}/metrics.json"))
             continue
-        if not isinstance(metrics, dict) or not metrics.get("kind") or "scores" not in metrics:
-            problems.append(f"{rel}/metrics.json is not a harness metrics file")
-            continue
-        run: dict[str, Any] = {}
-        run_path = path.parent / "run.json"
+        run = None
+        run_path = path.parent / RUN
         if run_path.exists():
             try:
-                run = json.loads(run_path.read_text())
-            except (OSError, ValueError):
-                problems.append(f"{rel}/run.json could not be read")
+                run = read_run(run_path)
+            except SchemaError as exc:
+                problems.append(str(exc).replace(str(run_path), f"{rel}/run.json"))
         runs.append(Run(folder=path.parent, rel=rel, metrics=metrics, run=run))
     runs.sort(key=lambda r: (r.kind, r.task_folder, r.model, r.rel))
     return runs, problems

@@ -34,14 +34,14 @@ def natural(value: str) -> tuple[object, ...]:
 
 def group_table(field: str, metric: str, runs: Sequence[Run], out: Path,
                 notes: Footnotes) -> Table:
-    values = sorted({str(v) for r in runs for v in (r.scores.get("groups") or {}).get(field, {})},
+    values = sorted({str(v) for r in runs for v in r.scores.groups.get(field, {})},
                     key=natural)
     columns = [Column(v, v) for v in values]
     columns.append(Column("gap", "gap (best − worst)", higher_is_better=False))
     columns.append(Column("worst", "worst group", bold=False))
     table = Table(columns)
     for run in runs:
-        groups = (run.scores.get("groups") or {}).get(field) or {}
+        groups = run.scores.groups.get(field) or {}
         row = Row(f"{run.model}{run_notes(run, notes)}")
         scored: dict[str, float] = {}
         for v in values:
@@ -64,7 +64,7 @@ def group_table(field: str, metric: str, runs: Sequence[Run], out: Path,
 
 
 def fairness_document(runs: Sequence[Run], out: Path) -> Document | None:
-    fair = [r for r in runs if any(f in (r.scores.get("groups") or {}) for f in FIELDS)]
+    fair = [r for r in runs if any(f in r.scores.groups for f in FIELDS)]
     if not fair:
         return None
     notes = Footnotes()
@@ -86,7 +86,7 @@ def fairness_document(runs: Sequence[Run], out: Path) -> Document | None:
         if lines[-1] != "":
             lines.append("")
         for field, label in FIELDS.items():
-            with_field = [r for r in mine if field in (r.scores.get("groups") or {})]
+            with_field = [r for r in mine if field in r.scores.groups]
             if not with_field:
                 continue
             table = group_table(field, metric, with_field, out, notes)

@@ -11,7 +11,8 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+
+from harness.results import MetricInfo
 
 FOLDER = Path(__file__).parent / "reported"
 SOURCE = "MM-Skin paper (Zeng et al., arXiv:2505.06152)"
@@ -116,9 +117,9 @@ def paper_name_for(number: int, model: str) -> str | None:
     return None
 
 
-def same_bertscore(info: dict[str, Any] | None) -> bool:
+def same_bertscore(info: MetricInfo | None) -> bool:
     """Whether a recorded BERTScore configuration is the paper's (unknown counts as not)."""
-    params = (info or {}).get("params") or {}
+    params = info.params if info is not None else {}
     model = next((str(params[k]) for k in ("model", "encoder", "model_type") if params.get(k)),
                  None)
     layer = next((params[k] for k in ("layer", "num_layers") if params.get(k) is not None), None)

@@ -99,14 +99,14 @@ def text_metric_columns(runs: Sequence[Run], notes: Footnotes,
     """
     found: dict[str, tuple[str, str]] = {}
     for run in runs:
-        infos = run.scores.get("metrics") or {}
+        infos = run.scores.metrics
         for key, value in run.overall.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or key == "n":
                 continue
             col, title = key, TEXT_METRICS.get(key, key)
             if key.startswith("bertscore"):
                 info = infos.get(key)
-                params = (info or {}).get("params") or {}
+                params = info.params if info is not None else {}
                 setting = ", ".join(f"{k}={params[k]}" for k in sorted(params)
                                     if k in BERTSCORE_SETTINGS)
                 if key == "bertscore" and reported.same_bertscore(info):
@@ -136,10 +136,10 @@ def bertscore_column(run: Run, col: str, key: str) -> bool:
     """Whether this run's value of ``key`` belongs in column ``col``."""
     if not key.startswith("bertscore"):
         return True
-    info = (run.scores.get("metrics") or {}).get(key)
+    info = run.scores.metrics.get(key)
     if col == "bertscore":
         return reported.same_bertscore(info)
-    params = (info or {}).get("params") or {}
+    params = info.params if info is not None else {}
     encoder = next((str(params[k]) for k in ("model", "encoder", "model_type") if params.get(k)),
                    "encoder not recorded")
     return col == f"{key}@{encoder}" and not (key == "bertscore" and reported.same_bertscore(info))
@@ -150,7 +150,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
     kind, dataset = runs[0].kind, runs[0].dataset
     paper = reported.table_for(kind, dataset)
     metrics = text_metric_columns(runs, notes, paper is not None)
-    found = {m for r in runs for m in ((r.scores.get("groups") or {}).get("modality") or {})}
+    found = {m for r in runs for m in (r.scores.groups.get("modality") or {})}
     if paper is not None:
         found |= set(MODALITY_ORDER)
     modalities = ordered(sorted(found), MODALITY_ORDER)
@@ -165,7 +165,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
                    for m in modalities for c, _, title in metrics]
         table = Table(columns)
         for run in runs:
-            groups = (run.scores.get("groups") or {}).get("modality") or {}
+            groups = run.scores.groups.get("modality") or {}
             row = Row(f"{run.model}{run_notes(run, notes)}{coverage_suffix(run)}")
             for m in modalities:
                 for c, key, _ in metrics:
@@ -187,9 +187,9 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
     columns += [Column(c, title) for c, _, title in metrics]
     table = Table(columns)
     for run in runs:
-        ci = run.scores.get("ci") or {}
+        ci = run.scores.ci
         row = Row(f"{run.model}{run_notes(run, notes)}")
-        row.cells["n"] = Cell(text=str(run.metrics.get("n", "-")))
+        row.cells["n"] = Cell(text=str(run.n))
         row.cells["coverage"] = Cell(text="-" if run.coverage is None else
                                      f"{100 * run.coverage:.1f}%")
         for c, key, _ in metrics:
@@ -206,7 +206,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
         name = f"figures/{slug(task)}-modality.png"
         series = {
             run.model: {m: float(v) for m in modalities
-                        if (v := ((run.scores.get("groups") or {}).get("modality") or {}).get(
+                        if (v := (run.scores.groups.get("modality") or {}).get(
                             m, {}).get(PRIMARY[kind])) is not None}
             for run in runs
         }
@@ -355,8 +355,9 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
             matcher = run.matcher
             if matcher not in (None, DEFAULT_MATCHER) and kind == "zeroshot":
                 row.label += notes.ref(f"matcher `{matcher}` (the default is `sound`)")
-            ci = run.scores.get("ci") or {}
-            paper_overall = (run.scores.get("paper_matcher") or {}).get("overall") or {}
+            ci = run.scores.ci
+            alt = run.scores.alternatives.get("paper-matcher")
+            paper_overall = alt.overall if alt is not None else {}
             for m in metrics:
                 col = f"{run.dataset}:{m}"
                 value = run.overall.get(m)
@@ -416,7 +417,7 @@ def matching_table(runs: Sequence[Run], out: Path) -> list[str]:
                    Column("confusion", "confusion matrix", bold=False)],
                   label_title="Run")
     for run in sorted(runs, key=lambda r: (r.dataset, r.model)):
-        s = run.scores
+        s = run.scores.extras  # zero-shot's declared extras (docs/results.md)
         row = Row(f"`{run.dataset}` · {run.model}")
         for key, name in (("unmatched", "unmatched_rate"), ("ambiguous", "ambiguous_rate")):
             if isinstance(s.get(name), int | float):
@@ -434,20 +435,13 @@ def matching_table(runs: Sequence[Run], out: Path) -> list[str]:
 
 def confusion_of(run: Run) -> tuple[list[str], list[str], list[list[float]]] | None:
     """True classes (rows), predicted columns (classes, then "unmatched") and the counts."""
-    s = run.scores
-    matrix = s.get("confusion")
-    if not matrix or not isinstance(matrix, list):
+    confusion = run.scores.confusion
+    if confusion is None or not confusion.matrix:
         return None
-    rows = s.get("confusion_rows") or ((run.run.get("task") or {}).get("config") or {}).get(
-        "classes")
-    if not rows or len(rows) != len(matrix):
+    matrix, rows, columns = confusion.matrix, confusion.rows, confusion.columns
+    if len(rows) != len(matrix) or len(columns) != len(matrix[0]):
         return None
-    columns = s.get("confusion_columns") or list(rows) + (
-        ["unmatched"] if len(matrix[0]) == len(rows) + 1 else [])
-    if len(columns) != len(matrix[0]):
-        return None
-    return ([str(x) for x in rows], [str(x) for x in columns],
-            [[float(v) for v in row] for row in matrix])
+    return list(rows), list(columns), [[float(v) for v in row] for row in matrix]
 
 
 def confusion_figure(run: Run) -> str:
@@ -504,7 +498,7 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
             value = run.overall.get(metric)
             if value is None or (metric.startswith("bertscore")):
                 continue
-            bounds = (run.scores.get("ci") or {}).get(metric)
+            bounds = run.scores.ci.get(metric)
             row.cells[run.task_folder] = Cell(
                 float(value), link=link(run, out),
                 ci=(float(bounds[0]), float(bounds[1])) if bounds else None,

@@ -24,10 +24,10 @@ def run_notes(run: Run, notes: Footnotes, skip_decoding: bool = False) -> str:
         refs.append(notes.ref(
             f"decoding preset `{preset}` (the default is `{DEFAULT_DECODING}`); the settings are "
             "in the run's run.json"))
-    limit = run.metrics.get("limit")
+    limit = run.limit
     if limit:
         refs.append(notes.ref(f"`--limit {limit}`: only the first {limit} samples were evaluated"))
-    for warning in run.metrics.get("warnings") or []:
+    for warning in run.warnings:
         refs.append(notes.ref(f"`{run.rel}`: {warning}"))
     return "".join(refs)
 
@@ -74,5 +74,5 @@ def runs_index(runs: Sequence[Run], out: Path) -> str:
         lines.append(
             f"| `{r.task_folder}` | {r.model} | [{r.rel}]({link(r, out, '')}) | {r.commit} | "
             f"{r.fingerprint[:12]} | {r.harness_version} | {r.decoding_preset or '-'} | "
-            f"{r.metrics.get('n', '-')} | {cov} |")
+            f"{r.n} | {cov} |")
     return "\n".join(lines)

@@ -177,8 +177,9 @@ class ZeroShotTask(Task):
                 y_true, [e.get("paper_matched") for e in extras], list(self.classes),
                 bootstrap=0,
             )
-            result["paper_matcher"] = {"overall": paper["overall"], "unmatched": paper.get(
-                "unmatched")}
+            result["alternatives"] = {"paper-matcher": {
+                "overall": paper["overall"], "metrics": paper["metrics"],
+                "extras": {"unmatched": paper.get("unmatched")}}}
         result["scoring"] = {"matcher": "sound" if self.mode == "generate" else "likelihood",
                              "also_reported": ["paper"] if self.mode == "generate" else []}
         return result

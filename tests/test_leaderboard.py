@@ -239,8 +239,9 @@ def test_unreadable_results_are_reported_not_fatal(tmp_path: Path) -> None:
     (bad / "metrics.json").write_text("{not json")
     outcome = build.write(tmp_path / "results", tmp_path / "boards")
     assert outcome.problems == [
-        "probe/demo/broken/metrics.json could not be read (JSONDecodeError)"]
-    assert "probe/demo/broken/metrics.json could not be read" in (
+        "probe/demo/broken/metrics.json is not valid JSON; delete it and run `harness score` "
+        "to write it again"]
+    assert "probe/demo/broken/metrics.json is not valid JSON" in (
         tmp_path / "boards/overview.md").read_text()
 
 

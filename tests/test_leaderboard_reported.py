@@ -13,6 +13,8 @@ import re
 import pytest
 from harness.leaderboards import reported
 
+from harness.results import MetricInfo
+
 # (table, row as printed, group as printed, column as printed, value as printed)
 SECOND_TRANSCRIPTION = [
     (3, "Gemini Flash2.0", "Dermoscopy", "Meteor", "22.88"),
@@ -86,10 +88,12 @@ def test_every_paper_row_maps_to_a_harness_model() -> None:
 
 
 def test_bertscore_comparability() -> None:
-    paper = {"params": {"model": "bert-base-uncased", "layer": 9, "idf": False}}
-    assert reported.same_bertscore(paper)
-    assert not reported.same_bertscore({"params": {"model": "all-MiniLM-L6-v2", "layer": 5}})
-    assert not reported.same_bertscore({"params": {"model": "bert-base-uncased", "layer": 8}})
-    assert not reported.same_bertscore({"params": {"model": "bert-base-uncased",
-                                                   "rescale_with_baseline": True}})
+    def info(**params: object) -> MetricInfo:
+        return MetricInfo(params=params)
+
+    assert reported.same_bertscore(info(model="bert-base-uncased", layer=9, idf=False))
+    assert not reported.same_bertscore(info(model="all-MiniLM-L6-v2", layer=5))
+    assert not reported.same_bertscore(info(model="bert-base-uncased", layer=8))
+    assert not reported.same_bertscore(info(model="bert-base-uncased",
+                                            rescale_with_baseline=True))
     assert not reported.same_bertscore(None)  # unknown configuration: never compared

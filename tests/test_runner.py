@@ -109,11 +109,11 @@ def test_failures_are_recorded_not_scored_and_retried(tmp_path: Path) -> None:
     m = outcome.metrics
     assert m is not None
     failed = [r for r in lines(outcome.folder / "predictions.jsonl") if r["error"]]
-    assert m["failed"] == len(failed) > 0
-    assert m["answered"] + m["failed"] == 40
-    assert m["coverage"] == pytest.approx(m["answered"] / 40)
+    assert m.failed == len(failed) > 0
+    assert m.answered + m.failed == 40
+    assert m.coverage == pytest.approx(m.answered / 40)
     assert all(f["error"] == "RuntimeError: cannot answer" for f in failed)
-    assert m["scores"]["n"] == m["answered"]
+    assert m.scores.n == m.answered
     # a rerun asks only the failures again
     [again] = run(regs, opts)
     assert again.asked == len(failed)

@@ -60,13 +60,13 @@ def test_probe_on_ddi_with_its_real_labels(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     m = json.loads((tmp_path / "results/probe/ddi/colour-lbp/metrics.json").read_text())
     test_rows = split_rows(root, "classification/DDI_2class_test.csv")
-    assert m["scores"]["sizes"]["test"] == len(test_rows) == 132
+    assert m["scores"]["extras"]["sizes"]["test"] == len(test_rows) == 132
     # The labels are in the pixels: every C ranks the test images perfectly. (Accuracy need
     # not be 1: with all C tied on ROC-AUC the protocol, like GridSearchCV, keeps the
     # smallest C, whose heavily regularised probabilities sit near the class prior.)
     assert m["scores"]["overall"]["auc_ovr"] == 1.0
-    assert m["scores"]["probe"]["mean_scores"] == [1.0] * 10
-    assert m["scores"]["probe"]["best_C"] == m["scores"]["probe"]["grid"][0]
+    assert m["scores"]["extras"]["probe"]["mean_scores"] == [1.0] * 10
+    assert m["scores"]["extras"]["probe"]["best_C"] == m["scores"]["extras"]["probe"]["grid"][0]
 
 
 def test_vqa_on_the_mm_skin_test_file(tmp_path: Path) -> None:

@@ -362,10 +362,10 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
         (outcome,) = run(get_registries(), RunOptions(
             model="skinvl", tasks=["vqa/demo"], output=tmp_path / label, model_path=str(path),
             limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"}))
-        assert outcome.failed == 0 and outcome.metrics["n"] == 16
+        assert outcome.failed == 0 and outcome.metrics.n == 16
         lines = (outcome.folder / "predictions.jsonl").read_text().splitlines()
         outputs[label] = {json.loads(x)["id"]: json.loads(x)["output"] for x in lines}
-        assert outcome.metrics["scores"]["overall"]["rougeL"] > 0
+        assert outcome.metrics.scores.overall["rougeL"] > 0
     assert outputs["adapter"] == outputs["merged"]
     assert any(o.startswith("The lesion") or o.startswith("This is") for o in
                outputs["adapter"].values())

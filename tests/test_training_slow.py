@@ -81,7 +81,7 @@ def vqa_demo_scores(model_dir: Path, results: Path) -> dict[str, Any]:
     predictions = [json.loads(x) for x in
                    (outcome.folder / "predictions.jsonl").read_text().splitlines()]
     samples = {s.id: s for s in get_registries().datasets.get("demo-vqa").load(None, "test")}
-    metrics = dict(outcome.metrics or {})
+    metrics = outcome.metrics.model_dump(mode="json")
     metrics["exact"] = sum(p["output"] == samples[p["id"]].answer for p in predictions)
     return metrics
 

@@ -60,7 +60,9 @@ def _clean(value: Any) -> Any:
 
 
 def _metric_info(spec: Any, runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return {"version": spec.version, "params": {**spec.params, **(runtime or {})}}
+    """What a score means travels with it (the schema's ``MetricInfo``)."""
+    return {"version": spec.version, "params": {**spec.params, **(runtime or {})},
+            "higher_is_better": spec.higher_is_better, "description": spec.description}
 
 
 def _intervals(
