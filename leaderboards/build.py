@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.leaderboards.collect import collect
+from harness.leaderboards.collect import Run, collect
+from harness.leaderboards.fairness import fairness_document
 from harness.leaderboards.markdown import GENERATED
-from harness.leaderboards.tables import Document, documents
+from harness.leaderboards.tables import (
+    CLASSIFICATION_KINDS,
+    TEXT_KINDS,
+    Document,
+    class_document,
+    overview_document,
+    text_document,
+)
 
 
 @dataclass
@@ -24,6 +33,24 @@ def render(results: Path, out: Path) -> tuple[list[Document], list[str]]:
     """The documents the results under ``results`` produce, for files written to ``out``."""
     runs, problems = collect(results)
     return documents(runs, out, problems), problems
+
+
+def documents(runs: Sequence[Run], out: Path, problems: Sequence[str] = ()) -> list[Document]:
+    """Every leaderboard document the runs call for, overview last."""
+    docs: list[Document] = []
+    for kind in TEXT_KINDS:
+        mine = [r for r in runs if r.kind == kind]
+        if mine:
+            docs.append(text_document(kind, mine, out))
+    for kind in CLASSIFICATION_KINDS:
+        mine = [r for r in runs if r.kind == kind]
+        if mine:
+            docs.append(class_document(kind, mine, out))
+    fair = fairness_document(runs, out)
+    if fair is not None:
+        docs.append(fair)
+    docs.append(overview_document(runs, out, problems, [d.name for d in docs]))
+    return docs
 
 
 def generated_files(out: Path) -> list[Path]:

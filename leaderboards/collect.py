@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +133,12 @@ def collect(results: Path) -> tuple[list[Run], list[str]]:
         runs.append(Run(folder=path.parent, rel=rel, metrics=metrics, run=run))
     runs.sort(key=lambda r: (r.kind, r.task_folder, r.model, r.rel))
     return runs, problems
+
+
+def higher_is_better(runs: Sequence[Run], metric: str) -> bool:
+    """A metric's direction as its runs recorded it (the metric's own ``MetricSpec``)."""
+    for run in runs:
+        info = run.scores.metrics.get(metric)
+        if info is not None:
+            return info.higher_is_better
+    return True

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.leaderboards.collect import Run
+from harness.leaderboards.collect import Run, higher_is_better
 from harness.leaderboards.markdown import DELTA, Cell, Column, Footnotes, Row, Table, pct
 from harness.leaderboards.tables import (
     GENERATED,
@@ -36,7 +36,8 @@ def group_table(field: str, metric: str, runs: Sequence[Run], out: Path,
                 notes: Footnotes) -> Table:
     values = sorted({str(v) for r in runs for v in r.scores.groups.get(field, {})},
                     key=natural)
-    columns = [Column(v, v) for v in values]
+    higher = higher_is_better(runs, metric)
+    columns = [Column(v, v, higher_is_better=higher) for v in values]
     columns.append(Column("gap", "gap (best − worst)", higher_is_better=False))
     columns.append(Column("worst", "worst group", bold=False))
     table = Table(columns)
@@ -55,8 +56,9 @@ def group_table(field: str, metric: str, runs: Sequence[Run], out: Path,
                                 suffix=(f" (n={n})" if n is not None else "") + small)
             scored[v] = float(g[metric])
         if len(scored) >= 2:
-            worst = min(scored, key=lambda k: (scored[k], natural(k)))
-            gap = max(scored.values()) - scored[worst]
+            sign = 1 if higher else -1  # the worst group has the lowest score, or the highest
+            worst = min(scored, key=lambda k: (sign * scored[k], natural(k)))
+            gap = abs(max(scored.values()) - min(scored.values()))
             row.cells["gap"] = Cell(gap)
             row.cells["worst"] = Cell(text=f"{worst} ({pct(scored[worst])})")
         table.rows.append(row)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.leaderboards import baselines, reported
-from harness.leaderboards.collect import DEFAULT_MATCHER, Run
+from harness.leaderboards.collect import DEFAULT_MATCHER, Run, higher_is_better
 from harness.leaderboards.markdown import (
     ALT,
     BASELINE,
@@ -161,8 +161,9 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
 
     # Per modality, laid out like Table 3.
     if modalities:
-        columns = [Column(f"{m}:{c}", f"{m.capitalize()}<br>{title}")
-                   for m in modalities for c, _, title in metrics]
+        columns = [Column(f"{m}:{c}", f"{m.capitalize()}<br>{title}",
+                          higher_is_better=higher_is_better(runs, key))
+                   for m in modalities for c, key, title in metrics]
         table = Table(columns)
         for run in runs:
             groups = run.scores.groups.get("modality") or {}
@@ -184,7 +185,8 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
 
     # Overall, with confidence intervals.
     columns = [Column("n", "n", bold=False), Column("coverage", "coverage", bold=False)]
-    columns += [Column(c, title) for c, _, title in metrics]
+    columns += [Column(c, title, higher_is_better=higher_is_better(runs, key))
+                for c, key, title in metrics]
     table = Table(columns)
     for run in runs:
         ci = run.scores.ci
@@ -315,8 +317,9 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
     if paper is not None:  # the paper's whole table, with "-" where nothing was run
         found |= {r.group for r in reported.load(paper)}
     datasets = ordered(sorted(found), DATASET_ORDER)
-    columns = [Column(f"{d}:{m}", f"{dataset_title(d)}<br>{title}") for d in datasets
-               for m, title in metrics.items()]
+    columns = [Column(f"{d}:{m}", f"{dataset_title(d)}<br>{title}",
+                      higher_is_better=higher_is_better(runs, m))
+               for d in datasets for m, title in metrics.items()]
     table = Table(columns)
     title = KIND_TITLES[kind] + (f", `{variant}`" if variant else "")
     lines = [f"## {title}", ""]
@@ -489,7 +492,9 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
         kind = next(r.kind for r in runs if r.task_folder == task)
         metric = PRIMARY.get(kind, "accuracy")
         title = TEXT_METRICS.get(metric) or METRIC_TITLES.get(metric, metric)
-        columns.append(Column(task, f"`{task}`<br>{title}"))
+        mine = [r for r in runs if r.task_folder == task]
+        columns.append(Column(task, f"`{task}`<br>{title}",
+                              higher_is_better=higher_is_better(mine, metric)))
     table = Table(columns)
     for model in sorted({r.model for r in runs}):
         row = Row(model)
@@ -523,23 +528,3 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
     if notes.texts:
         lines += [notes.render(), ""]
     return Document("overview.md", "\n".join(lines))
-
-
-def documents(runs: Sequence[Run], out: Path, problems: Sequence[str] = ()) -> list[Document]:
-    """Every leaderboard document the runs call for, overview last."""
-    from harness.leaderboards.fairness import fairness_document
-
-    docs: list[Document] = []
-    for kind in TEXT_KINDS:
-        mine = [r for r in runs if r.kind == kind]
-        if mine:
-            docs.append(text_document(kind, mine, out))
-    for kind in CLASSIFICATION_KINDS:
-        mine = [r for r in runs if r.kind == kind]
-        if mine:
-            docs.append(class_document(kind, mine, out))
-    fair = fairness_document(runs, out)
-    if fair is not None:
-        docs.append(fair)
-    docs.append(overview_document(runs, out, problems, [d.name for d in docs]))
-    return docs
