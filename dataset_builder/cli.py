@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from harness import hookimpl
 from harness.errors import HarnessError, UsageError
 
 from .align import run_align
@@ -273,4 +274,15 @@ def run(inputs: tuple[Path, ...], work: Path, library_file: Path | None,
 
 
 def main() -> None:
-    cli()
+    """``dataset-builder``: the same commands as ``harness build-dataset``."""
+    from harness.commands import standalone
+
+    standalone(cli, "dataset-builder")
+
+
+_builder = cli  # the hook's argument below is also called `cli` (the `harness` group)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(_builder, name="build-dataset")

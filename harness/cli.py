@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
 from harness import __version__
-from harness.errors import HarnessError
-
-
-class HarnessGroup(click.Group):
-    """Turns the harness's own errors into one sentence and an exit code, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: rerun the same command to resume where it stopped", err=True)
-            sys.exit(130)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                traceback.print_exc()
-            else:
-                click.echo(
-                    f"internal error: {type(exc).__name__}: {exc} "
-                    "(rerun with `harness --debug ...` for the traceback, and report it)",
-                    err=True,
-                )
-            sys.exit(1)
-
-
-def console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def registries() -> Any:
-    from harness.plugin_manager import get_registries
-
-    regs = get_registries()
-    for line in regs.warnings:
-        click.echo(f"warning: {line}", err=True)
-    regs.warnings.clear()  # say each once per process
-    return regs
+from harness.commands import HarnessGroup, console, registries
 
 
 def parse_pairs(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
@@ -201,41 +157,16 @@ def print_outcomes(con: Any, outcomes: list[Any]) -> None:
                       f"each is listed in {o.folder / 'run.json'} (data.skipped_rows)")
 
 
-@cli.command()
-@click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
-              show_default=True, help="Results folder.")
-@click.option("--train", is_flag=True,
-              help="Also train a tiny SkinVL on the demo data (a few CPU minutes) and "
-              "evaluate it beside its untrained base.")
-def demo(output: Path, train: bool) -> None:
-    """Run every built-in baseline on the three demo tasks and print a leaderboard.
+def _attach_plugin_commands() -> None:
+    """Sub-commands come from plugins (built-in ones too) through ``register_commands``."""
+    from harness.plugin_manager import attach_commands, get_plugin_manager
 
-    Needs no download, no GPU and no model weights.
-    """
-    from harness.demo.run import run_demo
-
-    run_demo(registries(), output, console(), train=train)
+    pm, _ = get_plugin_manager()
+    for line in attach_commands(pm, cli):
+        click.echo(f"warning: {line}", err=True)
 
 
-def _attach_optional() -> None:
-    """Sub-commands that live in other packages; a missing one never breaks the CLI."""
-    import importlib
-
-    for module, attr, name in (
-        ("harness.datasets.cli", "data", "data"),
-        ("harness.plugins.llava_convert", "convert_command", "convert"),
-        ("harness.dataset_builder.cli", "cli", "build-dataset"),
-        ("harness.leaderboards.cli", "leaderboard", "leaderboard"),
-        ("harness.training.cli", "train", "train"),
-    ):
-        try:
-            command = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        cli.add_command(command, name=name)
-
-
-_attach_optional()
+_attach_plugin_commands()
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The four hooks every plugin (built-in or third-party) implements some of."""
+"""The hooks a plugin (built-in or third-party) implements some of: four registries and the CLI."""
 
 from collections.abc import Callable
 from typing import Any
@@ -26,3 +26,8 @@ def register_metrics(register: Callable[[Any], None]) -> None:
 @hookspec
 def register_datasets(register: Callable[[Any], None]) -> None:
     """Register dataset adapters: call ``register(DatasetSpec(...))`` once per dataset."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Attach command-line sub-commands: call ``cli.add_command(click_command)``."""

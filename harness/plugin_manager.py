@@ -9,13 +9,12 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import pluggy
 
 from harness import hookspecs
-from harness.errors import HarnessError
+from harness.errors import DuplicateNameError, HarnessError
 from harness.registry import Registry
 from harness.specs import DatasetSpec, MetricSpec, ModelSpec, TaskSpec
 
@@ -25,10 +24,12 @@ ENTRY_POINT_GROUP = "harness"
 # third-party plugin: if one fails to import, the others still work.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.datasets.builtin",
+    "harness.datasets.cli",
     "harness.metrics.builtin",
     "harness.demo.plugin",
     "harness.plugins.baselines",
     "harness.plugins.llava",
+    "harness.plugins.llava_convert",
     "harness.plugins.llava_med",
     "harness.plugins.huatuo",
     "harness.plugins.qwen_vl",
@@ -39,6 +40,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.vqa",
     "harness.tasks.probe",
     "harness.tasks.zeroshot",
+    "harness.leaderboards.cli",
+    "harness.training.cli",
+    "harness.dataset_builder.cli",
 )
 
 
@@ -82,21 +86,24 @@ def _load_warning(name: str, exc: BaseException) -> str:
     return f"plugin '{name}' failed to load and was skipped: {type(exc).__name__}: {exc}"
 
 
+REGISTRY_HOOKS = ("register_datasets", "register_metrics", "register_models", "register_tasks")
+
+
 def collect(pm: pluggy.PluginManager, warnings: list[str] | None = None) -> Registries:
-    """Call every plugin's register_* hooks, recording which plugin registered what."""
+    """Call every plugin's register_* hooks, recording which plugin registered what.
+
+    Plugins are taken in registration order (built-ins first). A plugin that registers a
+    name another plugin already holds is left out whole, with a warning naming both: one
+    bad install never breaks every command.
+    """
     regs = Registries(warnings=list(warnings or []))
-    hooks: list[tuple[str, Registry[Any]]] = [
-        ("register_datasets", regs.datasets),
-        ("register_metrics", regs.metrics),
-        ("register_models", regs.models),
-        ("register_tasks", regs.tasks),
-    ]
-    for hook_name, registry in hooks:
+    staged: dict[str, list[tuple[str, Any]]] = {}  # plugin -> [(hook, spec)], in order
+    for hook_name in REGISTRY_HOOKS:
         hook = getattr(pm.hook, hook_name)
         for impl in reversed(hook.get_hookimpls()):  # registration order
-            register = partial(_register, registry, impl.plugin_name)
+            mine: list[Any] = []
             try:
-                impl.function(register=register)
+                impl.function(register=mine.append)
             except HarnessError:
                 raise
             except Exception as exc:
@@ -104,21 +111,68 @@ def collect(pm: pluggy.PluginManager, warnings: list[str] | None = None) -> Regi
                     f"plugin '{impl.plugin_name}' failed in {hook_name} and was skipped: "
                     f"{type(exc).__name__}: {exc}"
                 )
+                continue
+            staged.setdefault(impl.plugin_name, []).extend((hook_name, s) for s in mine)
+    order = [name for name, _ in pm.list_name_plugin()]
+    for plugin in sorted(staged, key=order.index):
+        _add_plugin(regs, plugin, staged[plugin])
     return regs
 
 
-def _register(registry: Registry[Any], plugin_name: str, spec: Any) -> None:
-    spec.plugin = plugin_name
-    registry.add(spec)
+def _add_plugin(regs: Registries, plugin: str, specs: list[tuple[str, Any]]) -> None:
+    targets = {"register_datasets": regs.datasets, "register_metrics": regs.metrics,
+               "register_models": regs.models, "register_tasks": regs.tasks}
+    trial = {hook: Registry(reg.kind) for hook, reg in targets.items()}
+    for hook, spec in specs:
+        spec.plugin = plugin
+        try:
+            targets[hook].check_new(spec)
+            trial[hook].add(spec)  # a plugin that names one thing twice is also a duplicate
+        except DuplicateNameError as exc:
+            regs.warnings.append(f"plugin '{plugin}' was not loaded: {exc}")
+            return
+    for hook, spec in specs:
+        targets[hook].add(spec)
 
 
+def attach_commands(pm: pluggy.PluginManager, cli: Any) -> list[str]:
+    """Let every plugin attach its sub-commands; a failing or clashing one is a warning."""
+    warnings: list[str] = []
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        before = dict(cli.commands)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            warnings.append(f"plugin '{impl.plugin_name}' failed in register_commands and was "
+                            f"skipped: {type(exc).__name__}: {exc}")
+            cli.commands = before
+            continue
+        clash = sorted(n for n in before if cli.commands.get(n) is not before[n])
+        if clash:
+            cli.commands = {**cli.commands, **{n: before[n] for n in clash}}
+            warnings.append(f"plugin '{impl.plugin_name}' tried to replace the command(s) "
+                            f"{', '.join(clash)}; the first one registered stays")
+    return warnings
+
+
+_manager: tuple[pluggy.PluginManager, list[str]] | None = None
 _cached: Registries | None = None
 
 
+def get_plugin_manager() -> tuple[pluggy.PluginManager, list[str]]:
+    """The process-wide plugin manager and its load warnings, built on first use."""
+    global _manager
+    if _manager is None:
+        _manager = make_plugin_manager()
+    return _manager
+
+
 def get_registries(refresh: bool = False) -> Registries:
-    """The process-wide registries, built on first use."""
-    global _cached
+    """The process-wide registries, built on first use (only the CLI calls this)."""
+    global _cached, _manager
     if _cached is None or refresh:
-        pm, warnings = make_plugin_manager()
+        if refresh:
+            _manager = None
+        pm, warnings = get_plugin_manager()
         _cached = collect(pm, warnings)
     return _cached

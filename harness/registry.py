@@ -22,16 +22,20 @@ class Registry(Generic[T]):
         self._specs: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
 
-    def add(self, spec: T) -> None:
-        name = spec.name  # type: ignore[attr-defined]
+    def check_new(self, spec: T) -> None:
+        """DuplicateNameError naming both plugins if the spec's name or an alias is taken."""
         plugin = spec.plugin  # type: ignore[attr-defined]
-        for key in (name, *spec.aliases):  # type: ignore[attr-defined]
+        for key in (spec.name, *spec.aliases):  # type: ignore[attr-defined]
             owner = self._owner(key)
             if owner is not None:
                 raise DuplicateNameError(
                     f"{self.kind} name '{key}' is registered twice: by plugin '{owner}' "
                     f"and by plugin '{plugin}'"
                 )
+
+    def add(self, spec: T) -> None:
+        self.check_new(spec)
+        name = spec.name  # type: ignore[attr-defined]
         self._specs[name] = spec
         for alias in spec.aliases:  # type: ignore[attr-defined]
             self._aliases[alias] = name

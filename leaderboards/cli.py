@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from harness import hookimpl
+
 DEFAULT_OUT = Path("leaderboards")
 
 
@@ -61,3 +63,8 @@ def print_leaderboard(results: Path, out: Path, console: Any = None) -> None:
     figures = [p for p in outcome.written if p.suffix == ".png"]
     if figures:
         click.echo(f"and {len(figures)} figures in {out / 'figures'}")
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(leaderboard, name="leaderboard")

@@ -34,6 +34,7 @@ from typing import Any
 
 import click
 
+from harness import hookimpl
 from harness.errors import HarnessError, UsageError
 
 CONVERTER_VERSION = "1"
@@ -412,3 +413,8 @@ def convert_command(source: str, output: Path | None, vision_tower: str | None,
             raise UsageError(f"--output {output} exists and is not empty")
         dest = convert(folder, output, vision_tower=vision_tower, allow_pickle=allow_pickle)
     click.echo(str(dest))
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(convert_command, name="convert")

@@ -68,4 +68,27 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """))
     (broken / "harness_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
     pip_install_target(broken, site)
+    # A plugin that registers a name a built-in holds: it alone is left out.
+    clash = tmp_path_factory.mktemp("clash-src")
+    (clash / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "harness-clashing-plugin"
+        version = "0.0.1"
+        [project.entry-points.harness]
+        clashing = "harness_clashing_plugin"
+        [tool.setuptools]
+        py-modules = ["harness_clashing_plugin"]
+    """))
+    (clash / "harness_clashing_plugin.py").write_text(textwrap.dedent("""
+        from harness import hookimpl
+        from harness.specs import ModelSpec
+
+        @hookimpl
+        def register_models(register):
+            register(ModelSpec(name="majority", factory=lambda **kw: None))
+    """))
+    pip_install_target(clash, site)
     return site

@@ -29,11 +29,25 @@ def test_broken_plugin_warns_once_and_everything_else_works(
     env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
     listed = run_harness("list", "models", cwd=tmp_path, env=env)
     assert listed.returncode == 0
-    warnings = [x for x in listed.stderr.splitlines() if x.startswith("warning:")]
+    warnings = [x for x in listed.stderr.splitlines() if x.startswith("warning:")
+                and "'broken'" in x]
     assert len(warnings) == 1
-    assert "'broken'" in warnings[0] and "a_module_that_does_not_exist" in warnings[0]
+    assert "a_module_that_does_not_exist" in warnings[0]
     assert "colour-lbp" in listed.stdout and "mean-colour" in listed.stdout
     assert "Traceback" not in listed.stderr
+
+
+def test_a_clashing_plugin_is_left_out_and_every_command_still_works(
+    plugin_site: Path, tmp_path: Path
+) -> None:
+    env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
+    listed = run_harness("list", "models", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    [warning] = [x for x in listed.stderr.splitlines() if "'clashing'" in x]
+    assert "'majority'" in warning and "harness.plugins.baselines" in warning
+    done = run_harness("run", "--model", "majority", "--task", "zeroshot/demo", "--limit", "4",
+                       "-T", "bootstrap=0", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr  # the built-in majority, not the clashing one
 
 
 @pytest.mark.parametrize("code", [

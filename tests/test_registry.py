@@ -97,3 +97,52 @@ def test_runtime_options_stay_out_of_the_fingerprint() -> None:
     b = model_key(s, RunOptions(model="api", tasks=[], model_options={"concurrency": "16",
                                                                        "model_id": "m"}))
     assert a == b and a["options"] == {"model_id": "m"}
+
+
+def test_a_duplicate_name_disables_only_the_later_plugin() -> None:
+    """The later plugin is left out whole (not half-registered); everything else works."""
+    from harness import hookimpl
+    from harness.specs import DatasetSpec
+
+    class Clashing:
+        @hookimpl
+        def register_datasets(self, register):  # noqa: ANN001
+            register(DatasetSpec(name="clash-only-data", load=lambda root, split: []))
+
+        @hookimpl
+        def register_models(self, register):  # noqa: ANN001
+            register(ModelSpec(name="colour-lbp", factory=lambda **kw: None))
+            register(ModelSpec(name="clash-own-model", factory=lambda **kw: None))
+
+    pm, warnings = make_plugin_manager(entry_points=False)
+    pm.register(Clashing(), name="clashing-plugin")
+    regs = collect(pm, warnings)
+    assert regs.models.get("colour-lbp").plugin == "harness.plugins.baselines"
+    assert "clash-own-model" not in regs.models and "clash-only-data" not in regs.datasets
+    [warning] = [w for w in regs.warnings if "clashing-plugin" in w]
+    assert "'harness.plugins.baselines'" in warning and "colour-lbp" in warning
+    assert "zeroshot/demo" in regs.tasks
+
+
+def test_a_plugin_command_never_replaces_another() -> None:
+    import click
+
+    from harness import hookimpl
+    from harness.plugin_manager import attach_commands
+
+    @click.command("run")
+    def hijack() -> None:
+        """Not the harness's run."""
+
+    class Hijacker:
+        @hookimpl
+        def register_commands(self, cli):  # noqa: ANN001
+            cli.add_command(hijack)
+
+    group = click.Group(commands={"run": click.Command("run")})
+    original = group.commands["run"]
+    pm, _ = make_plugin_manager(builtins=(), entry_points=False)
+    pm.register(Hijacker(), name="hijacker")
+    warnings = attach_commands(pm, group)
+    assert group.commands["run"] is original
+    assert warnings and "hijacker" in warnings[0] and "run" in warnings[0]

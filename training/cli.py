@@ -6,13 +6,13 @@ is importable; ``python -m harness.training`` runs the same command for launcher
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.errors import HarnessError, UsageError
+from harness import hookimpl
+from harness.errors import UsageError
 
 
 def _say(line: str) -> None:
@@ -74,7 +74,7 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
     from harness.training.loop import train as run_training
     from harness.training.recipes import get_recipe
 
-    from harness.plugin_manager import get_registries
+    from harness.commands import registries
 
     options = TrainOptions(
         recipe=get_recipe(recipe), base=base, output=output, data_root=data_root,
@@ -82,11 +82,7 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
         batch_size=batch_size, allow_leakage=allow_leakage, leakage_check=leakage_check,
         prepare_only=prepare_only,
     )
-    registries = get_registries()
-    for line in registries.warnings:
-        _say(f"warning: {line}")
-    registries.warnings.clear()
-    result = run_training(registries, options, say=_say)
+    result = run_training(registries(), options, say=_say)
     if not is_main_process():
         return
     if prepare_only:
@@ -132,13 +128,11 @@ def recipes() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of ``python -m harness.training``: one sentence for the user's errors."""
-    try:
-        return train.main(args=argv, prog_name="python -m harness.training", standalone_mode=False)
-    except HarnessError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(1)
+    from harness.commands import standalone
+
+    return standalone(train, "python -m harness.training", argv)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(train, name="train")

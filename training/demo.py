@@ -43,7 +43,7 @@ def build_demo_base(folder: Path) -> Path:
     return build_tiny_llava(folder, demo_text(), seed=SEED)
 
 
-def train_demo_model(output_dir: Path, console: Any = None,
+def train_demo_model(registries: Any, output_dir: Path, console: Any = None,
                      max_steps: int | None = None) -> Path:
     """Train (or reuse) the demo's tiny SkinVL; returns the merged model's folder.
 
@@ -54,8 +54,6 @@ def train_demo_model(output_dir: Path, console: Any = None,
     from harness.training.loop import TrainOptions, train
     from harness.training.merge import merge_adapter
     from harness.training.recipes import get_recipe
-
-    from harness.plugin_manager import get_registries
 
     def say(line: str) -> None:
         if console is None:
@@ -79,9 +77,9 @@ def train_demo_model(output_dir: Path, console: Any = None,
     try:
         base = build_demo_base(output_dir / "base")
         say(f"built the untrained tiny base in {base}")
-        train(get_registries(), TrainOptions(recipe=get_recipe(RECIPE), base=base,
-                                             output=output_dir / "adapter",
-                                             max_steps=max_steps, use_deepspeed=False),
+        train(registries, TrainOptions(recipe=get_recipe(RECIPE), base=base,
+                                       output=output_dir / "adapter", max_steps=max_steps,
+                                       use_deepspeed=False),
               say=say)
         merge_adapter(output_dir / "adapter", model_dir)
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from harness import hookimpl
 from harness.errors import DataError, UsageError
 
 DATA_ROOT = click.option(
@@ -140,3 +141,8 @@ def _items(spec: str, data_root: Path | None, splits_dir: Path | None) -> list[A
                 raise
             click.echo(f"warning: {name}:{s} left out of the audit: {exc}", err=True)
     return ov.items_from_samples(samples)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(data, name="data")

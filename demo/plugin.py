@@ -1,4 +1,5 @@
-"""Registers the demo datasets through the ordinary dataset hook."""
+"""The demo as a plugin: its datasets through the dataset hook, `harness demo` through the
+command hook."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import hookimpl
+import click
 from harness.demo import data
+
+from harness import hookimpl
 from harness.specs import DatasetSpec
 
 
@@ -59,3 +62,26 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
             **common,
         )
     )
+
+
+@click.command("demo")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Results folder.")
+@click.option("--train", is_flag=True,
+              help="Also train a tiny SkinVL on the demo data (a few CPU minutes) and "
+              "evaluate it beside its untrained base.")
+def demo(output: Path, train: bool) -> None:
+    """Run every built-in baseline on the three demo tasks and print a leaderboard.
+
+    Needs no download, no GPU and no model weights.
+    """
+    from harness.demo.run import run_demo
+
+    from harness.commands import console, registries
+
+    run_demo(registries(), output, console(), train=train)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(demo)

@@ -39,7 +39,7 @@ def _train_and_evaluate(registries: Registries, output: Path, console: Any) -> N
 
     console.rule("training a tiny SkinVL on the demo's training split")
     folder = output / "skinvl-demo"
-    model_dir = train_demo_model(folder, console)
+    model_dir = train_demo_model(registries, folder, console)
     for name, path in (("skinvl-demo-base", folder / "base"), ("skinvl-demo", model_dir)):
         console.rule(f"{name}: {', '.join(DEMO_TASKS)}")
         run(registries, RunOptions(model="skinvl", name=name, model_path=str(path),
