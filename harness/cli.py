@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,24 @@ def run_options(f: Any) -> Any:
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show what would be asked; load no model.")
+@click.option("--allow-download", is_flag=True,
+              help="Let model plugins fetch weights from a hub (off: local files and the local "
+              "Hugging Face cache only).")
+@click.option("--min-coverage", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Exit 3 when a task answered less than this share of its samples.")
+@click.option("--max-consecutive-failures", type=click.IntRange(min=0), default=20,
+              show_default=True, help="Stop asking a task after this many failures in a row "
+              "for one reason (0: never stop).")
 def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
         task_options: tuple[str, ...], model_path: str | None, name: str | None, device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
-        seed: int, dry_run: bool) -> None:
-    """Evaluate one model on one or more tasks (resumes where a previous run stopped)."""
+        seed: int, dry_run: bool, allow_download: bool, min_coverage: float,
+        max_consecutive_failures: int) -> None:
+    """Evaluate one model on one or more tasks (resumes where a previous run stopped).
+
+    Exit status: 0 done; 1 an error; 2 a usage error; 3 a task answered less than
+    --min-coverage of its samples (the reasons are listed). See docs/exit-codes.md.
+    """
     from harness.runner import RunOptions
     from harness.runner import run as run_tasks
 
@@ -114,17 +128,59 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         raise click.BadParameter(f"{data_root} is not a folder", param_hint="--data-root")
     if name is not None and not name.strip(" ./"):
         raise click.BadParameter("give a non-empty name", param_hint="--name")
+    check_output(output)
     opts = RunOptions(
         model=model, tasks=tasks, output=output, data_root=data_root, model_path=model_path,
         name=name,
         device=device, model_options=parse_pairs("-M", model_options),
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
-        seed=seed, dry_run=dry_run,
+        seed=seed, dry_run=dry_run, allow_download=allow_download, min_coverage=min_coverage,
+        max_consecutive_failures=max_consecutive_failures,
     )
     con = console()
     outcomes = run_tasks(registries(), opts, console=con)
     if not dry_run:
         print_outcomes(con, outcomes)
+        finish(con, outcomes, min_coverage)
+
+
+def check_output(output: Path) -> None:
+    """--output must be a folder this process can write (or one it can create)."""
+    import os
+
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise click.BadParameter(f"{existing} is a file, not a folder", param_hint="--output")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{existing} is not writable by this user",
+                                 param_hint="--output")
+
+
+def finish(con: Any, outcomes: list[Any], min_coverage: float) -> None:
+    """The failures grouped by reason, and exit 3 if a task fell short of --min-coverage."""
+    from harness.failures import summary_lines
+
+    short = []
+    for o in outcomes:
+        m = o.metrics
+        if m is None:
+            continue
+        if m.failure_summary or m.missing:
+            for line in summary_lines(o.task, m.n, m.failure_summary, m.missing):
+                con.print(line, markup=False, highlight=False, soft_wrap=True)
+        for warning in m.warnings:
+            con.print(f"warning: {o.task}: {warning}", markup=False, highlight=False,
+                      soft_wrap=True)
+        if m.coverage < min_coverage:
+            short.append(f"{o.task} answered {m.answered} of {m.n} "
+                         f"({100 * m.coverage:.1f}% < {100 * min_coverage:g}%)")
+    if short:
+        con.print("incomplete: " + "; ".join(short) + ". Rerun the same command to retry "
+                  "the failed samples (answered ones are kept); --min-coverage sets the bar.",
+                  markup=False, highlight=False, soft_wrap=True)
+        sys.exit(3)
 
 
 @cli.command()
@@ -137,7 +193,9 @@ def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Pa
     opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
                       task_options=parse_pairs("-T", task_options))
     con = console()
-    print_outcomes(con, rescore(registries(), opts))
+    outcomes = rescore(registries(), opts, console=con)
+    print_outcomes(con, outcomes)
+    finish(con, outcomes, 0.0)
 
 
 def print_outcomes(con: Any, outcomes: list[Any]) -> None:

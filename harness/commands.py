@@ -7,6 +7,7 @@ turn the harness's errors into one sentence and an exit code here, never a trace
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from typing import Any
@@ -28,6 +29,11 @@ def handle(call: Any, debug: bool = False) -> Any:
         sys.exit(130)
     except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except OSError as exc:  # the machine said no: permissions, a full disk, a path that is off
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {os_error_sentence(exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -38,6 +44,27 @@ def handle(call: Any, debug: bool = False) -> Any:
                 err=True,
             )
         sys.exit(1)
+
+
+OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space (or use another --output) and rerun; what was "
+                  "stored is kept",
+    errno.EDQUOT: "the disk quota is used up: free space and rerun; what was stored is kept",
+    errno.EACCES: "permission denied: this user cannot write or read there",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only: use another --output",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ELOOP: "a symbolic link loop",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """One sentence for an error the operating system raised."""
+    where = exc.filename if exc.filename is not None else "a file"
+    hint = OS_HINTS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return f"{where}: {hint}"
 
 
 class HarnessGroup(click.Group):

@@ -29,6 +29,9 @@ class Model:
 
     name: str = "model"
     capabilities: frozenset[str] = frozenset()
+    # Samples per call when the user gives no --batch-size (None: one at a time). API models
+    # set it above their concurrency so that requests overlap.
+    batch_size_hint: int | None = None
 
     def identity(self) -> dict[str, Any]:
         """What makes this model's outputs what they are: checkpoint, revision, weight hashes.

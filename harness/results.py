@@ -112,6 +112,7 @@ class MetricsFile(_Record):
     model_key: dict[str, Any] = Field(default_factory=dict)
     harness_version: str = "?"
     warnings: list[str] = Field(default_factory=list)
+    scores_key: str = ""  # what the scores were computed from; equal key, same scores
 
     @property
     def complete(self) -> bool:

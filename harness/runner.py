@@ -7,94 +7,38 @@ built at most once, and only if some task still has unanswered samples.
 from __future__ import annotations
 
 import random
-import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness import __version__, results
+from harness import failures, results
 from harness.errors import CapabilityError, HarnessError, UsageError
+from harness.finalize import finalize
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
+from harness.options import Options
+from harness.options import parse as parse_options
 from harness.plugin_manager import Registries
+from harness.preflight import image_problems, problem_count, record_image_problems
 from harness.progress import Progress
-from harness.provenance import environment, now
-from harness.specs import ModelSpec
+from harness.provenance import now
+from harness.runstate import (
+    MAX_ERROR_CHARS,
+    RunOptions,
+    TaskOutcome,
+    TaskRun,
+    model_key,
+    results_folder,
+    task_folder,
+)
+from harness.specs import LoadContext, ModelSpec, TaskContext
 from harness.store import ResultStore
 from harness.task import Task
-from harness.types import Prediction, Request, Sample
+from harness.types import Prediction, Request
 
-MAX_ERROR_CHARS = 500
-MAX_LISTED_FAILURES = 50
-
-
-@dataclass
-class RunOptions:
-    model: str
-    tasks: Sequence[str]
-    name: str | None = None  # results are filed under this name (default: the model name)
-    output: Path = Path("results")
-    data_root: Path | None = None
-    model_path: str | None = None
-    device: str = "auto"
-    model_options: dict[str, str] = field(default_factory=dict)
-    task_options: dict[str, str] = field(default_factory=dict)
-    batch_size: int | None = None
-    limit: int | None = None
-    seed: int = 0
-    dry_run: bool = False
-
-
-@dataclass
-class TaskRun:
-    """A task prepared for one model: its samples, requests and what is still to ask."""
-
-    task: Task
-    samples: list[Sample]
-    requests: list[Request]
-    fingerprints: list[str]
-    store: ResultStore
-    pending: list[int]  # indices into samples
-    cached: int
-
-
-@dataclass
-class TaskOutcome:
-    task: str
-    folder: Path
-    metrics: results.MetricsFile | None
-    asked: int
-    cached: int
-    failed: int
-
-
-def safe_name(name: str) -> str:
-    """A model or task name as a folder name (``openai:gpt-4o`` -> ``openai_gpt-4o``)."""
-    return re.sub(r"[^A-Za-z0-9._/+=,-]+", "_", name).strip("/")
-
-
-def results_folder(output: Path, task: str, model: str) -> Path:
-    return output / safe_name(task) / safe_name(model).replace("/", "_")
-
-
-def task_folder(task: Task) -> str:
-    """The task's results folder name: its name, plus any request-shaping non-default option."""
-    variant = getattr(task, "variant", lambda: "")()
-    return f"{task.name}+{variant}" if variant else task.name
-
-
-def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
-    """The requested model configuration; part of every request fingerprint."""
-    return {
-        "name": opts.name or spec.name,
-        "model": spec.name,
-        "checkpoint": opts.model_path or spec.checkpoint,
-        "options": {k: v for k, v in sorted(opts.model_options.items())
-                    if k not in spec.runtime_options},
-    }
+__all__ = ["RunOptions", "TaskOutcome", "model_key", "rescore", "run"]
 
 
 def seed_everything(seed: int) -> None:
@@ -106,12 +50,27 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def build_task(registries: Registries, name: str, options: dict[str, str]) -> Task:
+def build_task(registries: Registries, name: str, options: dict[str, str],
+               opts: RunOptions | None = None) -> Task:
+    """The task, its ``-T`` options parsed and checked before any work."""
     spec = registries.tasks.get(name)
-    try:
-        return spec.factory(**options)
-    except TypeError as exc:
-        raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
+    opts = opts or RunOptions(model="", tasks=[name])
+    if spec.options is None:  # a factory of the older form
+        try:
+            return spec.factory(**options)
+        except TypeError as exc:
+            raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
+    parsed = parse_options(spec.options, options, f"task '{name}'", "-T")
+    context = TaskContext(datasets=registries.datasets, metrics=registries.metrics,
+                          protocol=opts.protocol, seed=opts.seed)
+    return spec.factory(spec, context, parsed)
+
+
+def model_options(spec: ModelSpec, opts: RunOptions) -> Options | None:
+    """The user's ``-M`` options parsed into the model's options class (None: older form)."""
+    if spec.options is None:
+        return None
+    return parse_options(spec.options, opts.model_options, f"model '{spec.name}'", "-M")
 
 
 def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]:
@@ -127,7 +86,7 @@ def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]
         p = Path(path)
         try:
             name = str(p.resolve().relative_to(data_root.resolve())) if data_root else p.name
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # outside the root, or a symlink loop
             name = str(p)
         stamp = file_stamp(p)
         images.append({"path": name, "size": stamp.get("size")})
@@ -168,14 +127,16 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
     task_names: list[str] = []
     for pattern in opts.tasks:
         task_names += [t.name for t in registries.tasks.match(pattern)]
-    tasks = [build_task(registries, n, opts.task_options) for n in dict.fromkeys(task_names)]
+    tasks = [build_task(registries, n, opts.task_options, opts)
+             for n in dict.fromkeys(task_names)]
     for task in tasks:
         if task.capability not in spec.capabilities:
             raise CapabilityError(
                 f"task '{task.name}' needs a model that can {task.capability}, and model "
                 f"'{spec.name}' can only {', '.join(sorted(spec.capabilities)) or 'nothing'}"
             )
-    key = model_key(spec, opts)
+    options = model_options(spec, opts)
+    key = model_key(spec, opts, options)
     seed_everything(opts.seed)
     if opts.dry_run:
         return [_dry_run(prepare(t, key, opts), console) for t in tasks]
@@ -199,9 +160,10 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
             refresh_pending(tr, dist)
             if dist is not None:
                 dist.barrier()  # every rank has read the same missing set before anyone writes
+            record_image_problems(tr, console)
             if tr.pending and model is None:
-                model = _build_model(spec, opts)
-            asked = _ask(model, tr, opts, console) if tr.pending else 0
+                model = _build_model(spec, opts, options)
+            asked = tr.asked = _ask(model, tr, opts, console) if tr.pending else 0
             tr.store.close()
             if dist is not None:
                 dist.barrier()  # every rank's share is on disk
@@ -210,14 +172,16 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                     continue
                 from harness.distributed import merge_shards
 
-                cached = tr.cached
+                cached, stopped = tr.cached, tr.stopped
                 tr = prepare(task, key, opts)
+                tr.stopped, tr.asked = stopped, asked
                 tr.store.lock()
                 merge_shards(tr.store.folder)
                 refresh_pending(tr, None)
                 tr.cached = cached  # what was stored before this run, not after the merge
                 tr.store.close()
-            outcome = finalize(tr, key, opts, model, started)
+            outcome = finalize(tr, key, opts, model, started,
+                               metric_versions=metric_versions(registries), console=console)
             outcome.asked = asked
             outcomes.append(outcome)
     finally:
@@ -247,13 +211,18 @@ def refresh_pending(tr: TaskRun, dist: Any) -> None:
     tr.pending = pending[dist.rank :: dist.world] if dist is not None else pending
 
 
-def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:
+def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None) -> Any:
     try:
-        return spec.factory(
-            model_path=opts.model_path, device=opts.device, seed=opts.seed, **opts.model_options
-        )
-    except TypeError as exc:
-        raise UsageError(f"model '{spec.name}' does not accept these options ({exc})") from None
+        if options is not None:
+            context = LoadContext(model_path=opts.model_path, device=opts.device, seed=opts.seed,
+                                  protocol=opts.protocol, allow_download=opts.allow_download)
+            return spec.factory(spec, context, options)
+        try:  # a factory of the older form
+            return spec.factory(model_path=opts.model_path, device=opts.device, seed=opts.seed,
+                                **opts.model_options)
+        except TypeError as exc:
+            raise UsageError(f"model '{spec.name}' does not accept these options ({exc})"
+                             ) from None
     except HarnessError:
         raise
     except Exception as exc:  # the plugin's own failure: name it, not the harness
@@ -264,17 +233,35 @@ def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:
 
 
 def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
-    batch_size = opts.batch_size or int(getattr(model, "batch_size_hint", 0) or 1)
+    """Ask the pending samples in batches; returns how many were asked.
+
+    A run of ``opts.max_consecutive_failures`` failures in a row for one reason (a server
+    that is down, a plugin that always breaks) stops the task early: the rest stay unasked,
+    so a rerun asks them once the cause is fixed, instead of failing them all slowly.
+    """
+    # Subclassing Model is optional (the duck type is the contract): the hint may be absent.
+    batch_size = opts.batch_size or int(getattr(model, "batch_size_hint", None) or 1)
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     label = f"{tr.task.name} · {getattr(model, 'name', '')}"
+    streak: list[str] = []  # reasons of the latest consecutive failures
+    asked = 0
     with Progress(console, label, total=len(tr.pending)) as bar:
         for start in range(0, len(tr.pending), batch_size):
             idx = tr.pending[start : start + batch_size]
             preds = _ask_batch(model, tr, idx)
             tr.store.append(preds)
+            asked += len(idx)
             bar.advance(len(idx), failed=sum(not p.ok for p in preds))
-    return len(tr.pending)
+            for p in preds:
+                streak = [*streak, failures.classify(p.error)[0]] if not p.ok else []
+            limit = opts.max_consecutive_failures
+            if limit and len(streak) >= limit and len(set(streak[-limit:])) == 1:
+                tr.stopped = (f"stopped after {len(streak)} consecutive failures "
+                              f"({streak[-1]}); {len(tr.pending) - asked} samples were not "
+                              "asked: fix the cause and rerun to ask them")
+                break
+    return asked
 
 
 def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
@@ -314,130 +301,27 @@ def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
     return preds
 
 
-def finalize(
-    tr: TaskRun,
-    key: dict[str, Any],
-    opts: RunOptions,
-    model: Any,
-    started: str,
-    write_run: bool = True,
-) -> TaskOutcome:
-    """Score the stored predictions of this run's samples; write metrics.json and run.json.
-
-    A partial result (``--limit``, a metric subset) never replaces a complete one: when the
-    folder already holds complete metrics, it is written beside them as
-    ``metrics.partial.json`` (and ``run.partial.json``).
-    """
-    stored = tr.store.load()
-    by_id: dict[str, Prediction] = {}
-    for s, fp in zip(tr.samples, tr.fingerprints, strict=True):
-        if fp in stored:
-            pred = stored[fp]
-            if isinstance(pred.output, dict) and "array_file" in pred.output:
-                pred.output = tr.store.load_array_row(pred.output)
-            by_id[s.id] = pred
-    answered = [p for p in by_id.values() if p.ok]
-    failures = [{"id": p.id, "error": p.error} for p in by_id.values() if not p.ok]
-    scores = results.scores_from_task(
-        tr.task.score(tr.samples, {i: p for i, p in by_id.items() if p.ok}))
-    task_fp = digest(tr.task.config())
-    subset = tr.task.metric_subset() if hasattr(tr.task, "metric_subset") else None
-    partial = (results.Partial(limit=opts.limit, metrics=subset)
-               if opts.limit is not None or subset else None)
-    record = results.MetricsFile(
-        task=tr.task.name, kind=tr.task.kind, dataset=tr.task.dataset, model=key["name"],
-        n=len(tr.samples), answered=len(answered), failed=len(failures),
-        missing=len(tr.samples) - len(by_id),
-        coverage=len(answered) / len(tr.samples) if tr.samples else 0.0,
-        scores=scores, partial=partial, failures=failures[:MAX_LISTED_FAILURES],
-        data=_data_summary(tr.task), task_fingerprint=task_fp, model_key=key,
-        harness_version=__version__,
-    )
-    metrics_path, run_path = _result_paths(tr.store.folder, partial is not None)
-    if not write_run:
-        results.write(metrics_path, record)
-        return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failures))
-    previous = _previous_run(run_path)
-    old_identity = previous.model.identity if previous is not None else None
-    identity = _identity(model) if model is not None else old_identity
-    if old_identity is not None and identity != old_identity and tr.cached:
-        # Stored answers came from a model that identifies differently (other weights at
-        # the same path, another revision): say so where the numbers are read.
-        record.warnings.append(
-            "stored predictions were made by a model whose identity differs from this run's; "
-            f"see {run_path.name} model.previous_identity"
-        )
-    results.write(metrics_path, record)
-    run_info = results.RunFile(
-        environment=environment(),
-        seed=opts.seed,
-        task=results.TaskRecord(name=tr.task.name, config=tr.task.config(), fingerprint=task_fp,
-                                folder=task_folder(tr.task)),
-        decoding=tr.task.config().get("decoding"),
-        model=results.ModelRecord(
-            **key, model_path=opts.model_path, device=opts.device, identity=identity,
-            previous_identity=old_identity if old_identity != identity else None,
-        ),
-        data_root=str(opts.data_root) if opts.data_root else None,
-        batch_size=opts.batch_size,
-        limit=opts.limit,
-        started=started,
-        ended=now(),
-        counts={"samples": len(tr.samples), "cached": tr.cached, "asked": len(tr.pending)},
-        store={"repaired_torn_lines": tr.store.repaired_lines, "bad_lines": tr.store.bad_lines},
-        data=tr.task.data_report.to_dict() if tr.task.data_report is not None else None,
-    )
-    results.write(run_path, run_info)
-    return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failures))
-
-
-def _result_paths(folder: Path, partial: bool) -> tuple[Path, Path]:
-    """Where this result goes: beside a complete result when it is partial, else the main files."""
-    main = folder / results.METRICS
-    if partial and main.exists():
-        try:
-            if results.read_metrics(main).complete:
-                return folder / "metrics.partial.json", folder / "run.partial.json"
-        except results.SchemaError:
-            pass  # an unreadable file is not a complete result worth keeping
-    return main, folder / results.RUN
-
-
-def _previous_run(path: Path) -> results.RunFile | None:
-    if not path.exists():
-        return None
-    try:
-        return results.read_run(path)
-    except results.SchemaError:
-        return None  # provenance of the last run only: an unreadable one is replaced
-
-
-def _data_summary(task: Task) -> dict[str, Any] | None:
-    report = task.data_report
-    if report is None:
-        return None
-    return {"skipped": len(report.skipped), "notes": report.notes[:20]}
-
-
-def _identity(model: Any) -> Any:
-    try:
-        return model.identity()
-    except Exception as exc:  # identity is provenance; never lose the scores over it
-        return {"error": f"identity() failed: {exc}"}
-
-
 def _dry_run(tr: TaskRun, console: Any) -> TaskOutcome:
+    problems = image_problems(tr)
     if console is not None:
         console.print(
             f"[bold]{tr.task.name}[/]: {len(tr.samples)} samples, {tr.cached} stored, "
             f"{len(tr.pending)} to ask -> {tr.store.folder}"
         )
+        if problems:
+            console.print(f"  [yellow]{problem_count(problems, len(tr.pending))}[/]")
         if tr.requests:
             console.print(f"  first prompt: {tr.requests[0].prompt!r}")
     return TaskOutcome(tr.task.name, tr.store.folder, None, 0, tr.cached, 0)
 
 
-def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
+def metric_versions(registries: Registries) -> list[tuple[str, str, str]]:
+    """Each registered metric's name, version and parameters: scores depend on them."""
+    return [(m.name, m.version, repr(sorted(m.params.items()))) for m in registries.metrics]
+
+
+def rescore(registries: Registries, opts: RunOptions, console: Any = None
+            ) -> list[TaskOutcome]:
     """Re-score stored predictions without building the model (``harness score``).
 
     The model is looked up by the name its results are filed under, so a run
@@ -447,8 +331,12 @@ def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
     outcomes = []
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
-            task = build_task(registries, tspec.name, opts.task_options)
+            task = build_task(registries, tspec.name, opts.task_options, opts)
             folder = results_folder(opts.output, task_folder(task), name)
+            if folder.is_dir():  # a run still writing here: refuse now, with its pid
+                probe = ResultStore(folder)
+                probe.lock()
+                probe.close()
             if not (folder / results.RUN).exists():
                 raise UsageError(
                     f"no stored run of model '{name}' on task '{task.name}' in {folder}"
@@ -466,7 +354,9 @@ def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
             tr.store.lock()  # never score beside a run that is still writing
             try:
                 outcomes.append(finalize(tr, key, run_opts, None, previous.started,
-                                         write_run=False))
+                                         write_run=False,
+                                         metric_versions=metric_versions(registries),
+                                         console=console))
             finally:
                 tr.store.close()
     return outcomes

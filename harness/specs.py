@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.options import Options
+from harness.registry import Registry
+
 # Capabilities a model may declare; each maps to one method of the model contract
 # (see harness/model.py).
 CAPABILITIES = ("generate", "encode_images", "score_choices")
@@ -14,7 +17,9 @@ CAPABILITIES = ("generate", "encode_images", "score_choices")
 
 @dataclass
 class ModelSpec:
-    """A model plugin. ``factory(**options)`` builds the model; heavy imports belong inside it."""
+    """A model plugin. ``factory(spec, context, options)`` builds the model: ``context`` is
+    the harness's ``LoadContext``, ``options`` the user's ``-M`` options parsed into the
+    ``options`` class. Heavy imports (torch, transformers) belong inside the factory."""
 
     name: str
     factory: Callable[..., Any]
@@ -23,16 +28,30 @@ class ModelSpec:
     capabilities: frozenset[str] = frozenset({"generate"})
     aliases: tuple[str, ...] = ()
     description: str = ""
-    # -M options that change how requests are sent, never what is answered (concurrency,
-    # rate limits, timeouts): left out of the request fingerprint, so changing them on
-    # resume re-asks nothing.
-    runtime_options: tuple[str, ...] = ()
+    # The -M options it takes. None: a factory of the older form
+    # ``factory(model_path=, device=, seed=, **raw_options)`` (being phased out).
+    options: type[Options] | None = None
+    runtime_options: tuple[str, ...] = ()  # for the older form: options left out of fingerprints
     plugin: str = ""  # filled in by the registry: which plugin registered it
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What the harness hands every model factory beside the user's options."""
+
+    model_path: str | None = None  # --model-path: a local folder or Hub id, else the default
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    protocol: str = "paper"
+    allow_download: bool = False  # --allow-download: may the factory fetch from a hub?
 
 
 @dataclass
 class TaskSpec:
-    """A task: one protocol on one dataset, e.g. ``zeroshot/ham10000``."""
+    """A task: one protocol on one dataset, e.g. ``zeroshot/ham10000``.
+
+    ``factory(spec, context, options)`` builds it: ``context`` is a ``TaskContext``,
+    ``options`` the user's ``-T`` options parsed into the ``options`` class."""
 
     name: str
     factory: Callable[..., Any]
@@ -41,7 +60,19 @@ class TaskSpec:
     capability: str = "generate"
     aliases: tuple[str, ...] = ()
     description: str = ""
+    options: type[Options] | None = None  # None: ``factory(**raw_options)`` (being phased out)
     plugin: str = ""
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What the harness hands every task factory: the registries it may read, and the run's
+    protocol and seed. Tasks never fetch registries themselves."""
+
+    datasets: Registry[DatasetSpec]
+    metrics: Registry[MetricSpec]
+    protocol: str = "paper"
+    seed: int = 0
 
 
 @dataclass

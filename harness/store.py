@@ -9,6 +9,7 @@ fingerprint supersedes an earlier one (a failure retried and answered).
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import math
 import os
@@ -26,8 +27,18 @@ PREDICTIONS = "predictions.jsonl"
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write JSON to a temp file in the same folder, fsync, then rename over ``path``.
+
+    An OSError (a full disk, a read-only folder) names ``path`` and leaves the old file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _atomic_write_json(path, obj)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
+def _atomic_write_json(path: Path, obj: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -173,12 +184,18 @@ class ResultStore:
 
     # -- writing ---------------------------------------------------------------
     def append(self, preds: Iterable[Prediction]) -> None:
+        """The batch's lines in one unbuffered write: a full disk or a crash tears at most the
+        last line (cut on resume), and nothing is left in a buffer to fail again later."""
         if self._fh is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.predictions_path, "a", encoding="utf-8")  # noqa: SIM115
-        self.write_lines(self._fh, preds)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+            self._fh = open(self.predictions_path, "ab", buffering=0)  # noqa: SIM115
+        buffer = io.StringIO()
+        self.write_lines(buffer, preds)
+        try:
+            self._fh.write(buffer.getvalue().encode("utf-8"))
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.predictions_path)) from None
 
     @staticmethod
     def write_lines(fh: Any, preds: Iterable[Prediction]) -> None:

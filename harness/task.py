@@ -24,6 +24,14 @@ class Task:
         """Everything that shapes requests and scores. Its hash is the task fingerprint."""
         return {"name": self.name}
 
+    def variant(self) -> str:
+        """Request-shaping options that differ from the defaults, e.g. ``decoding=paper``.
+
+        Non-empty, it names the results folder (``results/<task>+<variant>/<model>``), so
+        runs under different settings never share stored answers or metrics.
+        """
+        return ""
+
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         raise NotImplementedError
 
@@ -37,6 +45,13 @@ class Task:
     def call(self, model: Any, requests: Sequence[Request]) -> list[Any]:
         """Run one batch through the model; one output (or Exception) per request."""
         return list(model.generate(list(requests)))
+
+    def metric_subset(self) -> list[str] | None:
+        """The metrics scored, when the user asked for fewer than the task's default set.
+
+        A result scored on a subset is partial: it never replaces a complete metrics.json.
+        """
+        return None
 
     def postprocess(self, sample: Sample, output: Any) -> dict[str, Any]:
         """Per-sample fields stored beside the raw output (e.g. the matched class)."""

@@ -104,12 +104,17 @@ def group_values(samples: list[Sample], field: str) -> list[str | None]:
     return out
 
 
-def group_fields(samples: list[Sample], candidates: tuple[str, ...]) -> dict[str, list[str | None]]:
-    """Grouping fields (modality, sex, age band, Fitzpatrick type...) that the samples record."""
+def group_fields(samples: list[Sample], candidates: tuple[str, ...],
+                 always: tuple[str, ...] = ()) -> dict[str, list[str | None]]:
+    """Grouping fields (modality, sex, age band, Fitzpatrick type...) that the samples record.
+
+    A field in ``always`` is kept even when no sample records it: every sample is then in
+    its ``unknown`` group, as the paper's per-modality tables need a row to say so.
+    """
     groups = {}
     for name in candidates:
         values = group_values(samples, name) if name != "age_band" else age_bands(samples)
-        if any(v is not None for v in values):
+        if name in always or any(v is not None for v in values):
             groups[name] = values
     return groups
 

@@ -59,6 +59,14 @@ class VqaTask(Task):
 
         return default_vqa_metrics(self.bertscore_model)
 
+    def metric_subset(self) -> list[str] | None:
+        if self.metric_names is None:
+            return None
+        from harness.metrics import default_vqa_metrics
+
+        default = default_vqa_metrics(self.bertscore_model)
+        return None if set(default) <= set(self.metric_names) else list(self.metric_names)
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -95,17 +103,23 @@ class VqaTask(Task):
         from harness.metrics import score_text
 
         answered = [s for s in samples if s.id in predictions]
-        outputs = [str(predictions[s.id].output) for s in answered]
+        # A stored null output (no error) is an empty answer, counted below, never "None".
+        outputs = ["" if predictions[s.id].output is None else str(predictions[s.id].output)
+                   for s in answered]
         result = score_text(
             outputs,
             [s.answer or "" for s in answered],
             self.metrics(),
-            groups=group_fields(answered, GROUP_FIELDS),
+            groups=group_fields(answered, GROUP_FIELDS, always=("modality",)),
             bootstrap=self.bootstrap,
             strata=[s.modality or "unknown" for s in answered],
             options={"bertscore_model": self.bertscore_model} if self.bertscore_model else None,
         )
         result["empty_answers"] = sum(1 for o in outputs if not o.strip())
+        if result["empty_answers"]:
+            result.setdefault("notes", []).append(
+                f"{result['empty_answers']} answers were empty (or null) and scored as empty "
+                "strings")
         unknown = sum(1 for s in answered if s.modality is None)
         if unknown:
             result.setdefault("notes", []).append(

@@ -147,7 +147,8 @@ def test_failures_are_recorded_not_scored_and_a_rerun_asks_only_them(
             "--output", "out"]
     env = harness_env(**{KEY_ENV: key})
     first = run_harness(*args, cwd=tmp_path, env=env, timeout=120)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 3, first.stderr  # answered less than --min-coverage (100%)
+    assert "model server answered with an error" in first.stderr
     folder = tmp_path / "out/vqa/demo/openai-compatible"
     failed = [p for p in predictions(folder) if p["error"] is not None]
     doomed = {r["marker"] for r in server.requests() if "regular?" in r["prompt"]}

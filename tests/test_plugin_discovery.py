@@ -69,3 +69,15 @@ def test_help_does_not_load_torch(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=harness_env(), cwd=tmp_path, timeout=120)
     assert "LOADED []" in out.stdout, out.stdout + out.stderr
+
+
+def test_the_example_plugin_passes_its_own_tests_once_installed(plugin_site: Path,
+                                                                tmp_path: Path) -> None:
+    """What docs/plugins.md tells an author to do: install, then run the plugin's tests, which
+    use the harness's contract checks (harness.testing)."""
+    tests = REPO / "examples" / "harness-example-plugin" / "tests"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tests)], cwd=tmp_path, capture_output=True, text=True,
+                          env=harness_env(PYTHONPATH=f"{REPO}:{plugin_site}"), timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "3 passed" in done.stdout

@@ -89,7 +89,9 @@ def persistent(plugin: str, server: ApiServer, key: str, tmp: Path) -> None:
     server.reset()
     first = run_harness(*args(plugin, server, "persistent", 24, max_retries=1), cwd=tmp,
                         env=env, timeout=240)
-    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr[-2000:]
+    # some samples failed for good: exit 3, with the reason grouped on the console
+    assert first.returncode == 3 and "Traceback" not in first.stderr, first.stderr[-2000:]
+    assert "samples failed" in first.stderr
     folder = folder_of(tmp, "persistent", plugin)
     preds = lines(folder)
     assert len(preds) == len({p["id"] for p in preds}) == 24
@@ -163,9 +165,9 @@ def test_a_server_that_goes_away_mid_run_stops_cleanly(key: str, tmp_path: Path)
     srv.configure(always={"": "drop"})  # every request from now on: connection dropped
     out, err = proc.communicate(timeout=240)
     srv.close()
-    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert proc.returncode == 3 and "Traceback" not in err, err[-2000:]
     preds = lines(preds_path.parent)
-    assert len(preds) == len({p["id"] for p in preds}) == 60
+    assert len(preds) == len({p["id"] for p in preds}) <= 60
     answered = [p for p in preds if p["error"] is None]
     failed = [p for p in preds if p["error"] is not None]
     assert len(answered) >= 8 and failed, "the kill must land part-way through"
@@ -173,4 +175,8 @@ def test_a_server_that_goes_away_mid_run_stops_cleanly(key: str, tmp_path: Path)
     assert all("connection failed" in p["error"] for p in failed), failed[0]["error"]
     metrics = json.loads((preds_path.parent / "metrics.json").read_text())
     assert metrics["coverage"] == pytest.approx(len(answered) / 60)
+    # 20 failures in a row for one reason stop the task: the rest are left for the next run
+    assert "model server unreachable" in err
+    if len(preds) < 60:
+        assert "stopped after" in " ".join(err.split()) and metrics["missing"] == 60 - len(preds)
     COUNTS["fault_modes_survived"] += 1

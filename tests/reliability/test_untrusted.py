@@ -45,7 +45,8 @@ def test_escaping_paths_and_bombs_never_reach_the_model(tmp_path: Path) -> None:
                        "-M", f"api_key_env={KEY_ENV}", "-M", "max_retries=0",
                        cwd=tmp_path, **{KEY_ENV: "sk-untrusted"})
         log = server.requests()
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    # the bomb is a recorded failure: 1 of 2 kept samples answered, so exit 3
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     folder = tmp_path / "out/zeroshot/ham10000/openai-compatible"
     run = json.loads((folder / "run.json").read_text())
     skipped = run["data"]["skipped_rows"]

@@ -1,0 +1,101 @@
+"""The state of one run: its options, each task's prepared work, each task's outcome, and
+where results go on disk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import results
+from harness.options import Options
+from harness.specs import ModelSpec
+from harness.store import ResultStore
+from harness.task import Task
+from harness.types import Request, Sample
+
+MAX_ERROR_CHARS = 500
+MAX_LISTED_FAILURES = 50
+
+@dataclass
+class RunOptions:
+    model: str
+    tasks: Sequence[str]
+    name: str | None = None  # results are filed under this name (default: the model name)
+    output: Path = Path("results")
+    data_root: Path | None = None
+    model_path: str | None = None
+    device: str = "auto"
+    model_options: dict[str, str] = field(default_factory=dict)
+    task_options: dict[str, str] = field(default_factory=dict)
+    batch_size: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    dry_run: bool = False
+    protocol: str = "paper"
+    allow_download: bool = False
+    min_coverage: float = 1.0  # below this share of answered samples the CLI exits 3
+    max_consecutive_failures: int = 20  # stop a task after this many in a row (0: never)
+
+
+@dataclass
+class TaskRun:
+    """A task prepared for one model: its samples, requests and what is still to ask."""
+
+    task: Task
+    samples: list[Sample]
+    requests: list[Request]
+    fingerprints: list[str]
+    store: ResultStore
+    pending: list[int]  # indices into samples
+    cached: int
+    stopped: str | None = None  # why asking stopped early, if it did
+    asked: int = 0
+
+
+@dataclass
+class TaskOutcome:
+    task: str
+    folder: Path
+    metrics: results.MetricsFile | None
+    asked: int
+    cached: int
+    failed: int
+
+
+def safe_name(name: str) -> str:
+    """A model or task name as a folder name (``openai:gpt-4o`` -> ``openai_gpt-4o``)."""
+    return re.sub(r"[^A-Za-z0-9._/+=,-]+", "_", name).strip("/")
+
+
+def results_folder(output: Path, task: str, model: str) -> Path:
+    return output / safe_name(task) / safe_name(model).replace("/", "_")
+
+
+def task_folder(task: Task) -> str:
+    """The task's results folder name: its name, plus any request-shaping non-default option."""
+    variant = task.variant()
+    return f"{task.name}+{variant}" if variant else task.name
+
+
+def model_key(spec: ModelSpec, opts: RunOptions, options: Options | None = None
+              ) -> dict[str, Any]:
+    """The requested model configuration; part of every request fingerprint.
+
+    The options are those the user gave, parsed (``dtype=BF16`` and ``dtype=bf16`` are one
+    configuration), without the runtime ones that never change an answer.
+    """
+    if options is not None:
+        given = options.given()
+    else:  # a factory of the older form: raw text, minus its declared runtime options
+        given = {k: v for k, v in opts.model_options.items() if k not in spec.runtime_options}
+    return {
+        "name": opts.name or spec.name,
+        "model": spec.name,
+        "checkpoint": opts.model_path or spec.checkpoint,
+        "options": dict(sorted(given.items())),
+    }
+
+
