@@ -88,13 +88,16 @@ def task_folder(task: Task) -> str:
 
 def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
     """The requested model configuration; part of every request fingerprint."""
-    return {
+    key = {
         "name": opts.name or spec.name,
         "model": spec.name,
         "checkpoint": opts.model_path or spec.checkpoint,
         "options": {k: v for k, v in sorted(opts.model_options.items())
                     if k not in spec.runtime_options},
     }
+    if spec.weights_key is not None:  # the weights' content: new bytes at a path re-ask
+        key["weights"] = spec.weights_key(opts.model_path, dict(opts.model_options))
+    return key
 
 
 def seed_everything(seed: int) -> None:

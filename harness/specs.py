@@ -27,6 +27,10 @@ class ModelSpec:
     # rate limits, timeouts): left out of the request fingerprint, so changing them on
     # resume re-asks nothing.
     runtime_options: tuple[str, ...] = ()
+    # ``weights_key(model_path, options) -> str | None``: a content key of the weights the
+    # factory would load, computed without loading them; folded into every request
+    # fingerprint, so new weights at the same path are re-asked.
+    weights_key: Callable[[str | None, dict[str, str]], str | None] | None = None
     plugin: str = ""  # filled in by the registry: which plugin registered it
 
 
