@@ -5,14 +5,14 @@ The original-format checkpoints may hold tower weights
 differs by family:
 
 - ``llava-med`` (microsoft/LLaVA-Med@d406e3f): the tower is built with
-  ``delay_load=True`` (``llava/model/llava_arch.py:33``), so ``from_pretrained``
+  ``delay_load=True`` (``llava/model/llava_arch.py:35``), so ``from_pretrained``
   ignores the checkpoint's tower weights, and ``load_pretrained_model`` then loads
-  the tower from ``mm_vision_tower`` (``llava/model/builder.py:70-72``,
+  the tower from ``mm_vision_tower`` (``llava/model/builder.py:71-72``,
   ``llava/model/multimodal_encoder/clip_encoder.py:22-24``).
 - ``llava`` (haotian-liu/LLaVA, and its fork ZwQ803/MM-Skin@31d105c that SkinVL is
   evaluated with): the same, unless the config sets ``unfreeze_mm_vision_tower``, in
   which case the tower is built at once and the checkpoint's weights load into it
-  (``llava/model/multimodal_encoder/clip_encoder.py:19-20`` in MM-Skin).
+  (``llava/model/multimodal_encoder/clip_encoder.py:17-20`` in MM-Skin).
 - ``huatuo`` (FreedomIntelligence/HuatuoGPT-Vision@a6476ac): ``cli.py:42`` builds the
   model with ``init_vision_encoder_from_ckpt=True``, so the checkpoint's tower weights
   are used; a relative ``mm_vision_tower`` (the published 7B names

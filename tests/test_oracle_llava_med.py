@@ -1,7 +1,7 @@
 """LLaVA-Med through the harness equals microsoft/LLaVA-Med's own code (transformers 4.36.2).
 
 The fixture's checkpoint holds tower weights that differ from its ``mm_vision_tower``
-folder, as LLaVA-Med ignores the former (``llava/model/builder.py:70-72``): taking the
+folder, as LLaVA-Med ignores the former (``llava/model/builder.py:71-72``): taking the
 checkpoint's tower would fail these tests. Its tokenizer is the real Mistral
 SentencePiece model, slow-only, as LLaVA training saves it.
 """

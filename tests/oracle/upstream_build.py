@@ -127,7 +127,7 @@ def build_mistral(out: Path, sp_model: Path, family: str) -> tuple:
     name = "llava-med-v1.5-mistral-7b" if family == "llava-med" else "LlavaMistralForCausalLM"
     if family == "llava-med":
         # LLaVA-Med's builder passes device_map={"": "cpu"} with low_cpu_mem_usage=False
-        # off CUDA (llava/model/builder.py:13-14,31-36), which transformers 4.36 refuses;
+        # off CUDA (llava/model/builder.py:11-12,31-36), which transformers 4.36 refuses;
         # placing everything on the CPU is what loading does anyway, so drop that one key.
         plain = LlavaMistralForCausalLM.from_pretrained.__func__
 
