@@ -90,9 +90,10 @@ def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
 
     assert pending() == 0  # the same bytes: every answer is reused
     (run_json,) = (tmp_path / "results").rglob("run.json")
-    recorded = json.loads(run_json.read_text())["model"]
+    (metrics_json,) = (tmp_path / "results").rglob("metrics.json")
+    weights = json.loads(metrics_json.read_text())["model_key"]["weights"]
     # one key: the request fingerprints' and identity()'s
-    assert recorded["weights"] == recorded["identity"]["weights_sha256"]
+    assert weights == json.loads(run_json.read_text())["model"]["identity"]["weights_sha256"]
     change_one_weight(folder)
-    assert model_key(spec, opts)["weights"] != recorded["weights"]
+    assert model_key(spec, opts)["weights"] != weights
     assert pending() == 3  # new bytes at the same path: every sample is asked again
