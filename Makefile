@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # release (a multi-GB CUDA build) even on CPU-only machines. Override for your CUDA version.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-slow test-reliability lint clean
+.PHONY: setup demo test test-slow test-reliability lint clean oracle-fixtures
 
 setup: $(STAMP)
 
@@ -38,6 +38,14 @@ test-slow: setup
 # The reliability suite in full: 20 crash points instead of 4, and the slow fault cases.
 test-reliability: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "slow or not slow" tests/reliability
+
+# Rebuild tests/oracle/ with the families' original code, each in a venv with the transformers
+# its code pins (made once under $XDG_CACHE_HOME/derm-harness-oracle from the package index).
+# Give checkouts of the upstream repositories (git clone); their code is never committed:
+#   make oracle-fixtures LLAVA_MED_SRC=../LLaVA-Med MM_SKIN_SRC=../MM-Skin HUATUO_SRC=../HuatuoGPT-Vision
+oracle-fixtures: setup
+	$(PY) tests/oracle/make_fixtures.py $(if $(LLAVA_MED_SRC),--llava-med $(LLAVA_MED_SRC)) \
+		$(if $(MM_SKIN_SRC),--mm-skin $(MM_SKIN_SRC)) $(if $(HUATUO_SRC),--huatuo $(HUATUO_SRC))
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -36,8 +36,10 @@ class Model:
     def identity(self) -> dict[str, Any]:
         """What makes this model's outputs what they are: checkpoint, revision, weight hashes.
 
-        Recorded in run.json and folded into every request fingerprint, so a
-        different checkpoint never reuses another checkpoint's stored answers.
+        Recorded in run.json (a resumed run whose identity changed says so). The request
+        fingerprint does not include it (the model is built only when something is
+        still to ask); it includes ``ModelSpec.weights_key``, the weights' content key,
+        so a different checkpoint never reuses another checkpoint's stored answers.
         """
         return {"name": self.name}
 

@@ -131,6 +131,7 @@ class ModelRecord(_Record):
     model: str = ""
     checkpoint: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    weights: str | None = None  # content key of the weights (plugins that declare one)
     model_path: str | None = None
     device: str | None = None
     identity: Any = None

@@ -344,6 +344,8 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
             previous = results.read_run(folder / results.RUN)
             key = {"name": previous.model.name, "model": previous.model.model,
                    "checkpoint": previous.model.checkpoint, "options": previous.model.options}
+            if previous.model.weights is not None:
+                key["weights"] = previous.model.weights
             data_root = opts.data_root or (
                 Path(previous.data_root) if previous.data_root else None
             )

@@ -91,11 +91,14 @@ def model_key(spec: ModelSpec, opts: RunOptions, options: Options | None = None
         given = options.given()
     else:  # a factory of the older form: raw text, minus its declared runtime options
         given = {k: v for k, v in opts.model_options.items() if k not in spec.runtime_options}
-    return {
+    key = {
         "name": opts.name or spec.name,
         "model": spec.name,
         "checkpoint": opts.model_path or spec.checkpoint,
         "options": dict(sorted(given.items())),
     }
+    if spec.weights_key is not None:  # the weights' content: new bytes at a path re-ask
+        key["weights"] = spec.weights_key(opts.model_path, dict(opts.model_options))
+    return key
 
 

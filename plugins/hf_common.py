@@ -20,8 +20,8 @@ from harness.plugins.hf_loading import (
     STANDARD_OPTIONS,
     LoadOptions,
     check_weight_format,
+    checkpoint_key,
     expand_to_square,
-    folder_fingerprint,
     load_model_checked,
     load_processor,
     mean_colour,
@@ -61,7 +61,7 @@ class HFVisionLanguageModel(Model):
     def __init__(self, name: str, family: Family, model: Any, processor: Any,
                  checkpoint: str, folder: Path, opts: LoadOptions, device: str,
                  provenance: dict[str, Any] | None = None,
-                 blocked_token_ids: Sequence[int] = ()) -> None:
+                 blocked_token_ids: Sequence[int] = (), weights_key: str | None = None) -> None:
         self.name, self.family, self.model, self.processor = name, family, model, processor
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"  # batched generation: prompts end together
@@ -73,7 +73,9 @@ class HFVisionLanguageModel(Model):
         self.batch_size_hint = opts.batch_size
         self.template = self._template()
         self.pad_to_square = family.pad_to_square or bool(self.provenance.get("pad_to_square"))
-        self._weights_hash = folder_fingerprint(folder)
+        # The content key of what runs (for a converted checkpoint: the conversion's key),
+        # the same key the runner folds into every request fingerprint.
+        self._weights_hash = weights_key or checkpoint_key(folder)
 
     # provenance
     def _template(self) -> str:
@@ -325,12 +327,17 @@ def content(image: str, text_filter: str = "") -> str:
 
 
 Prepare = Callable[[str, Path, LoadOptions], tuple[Path, dict[str, Any], Sequence[int]]]
+KeyFn = Callable[[Path, LoadOptions], str]
+
+
+def native_key(folder: Path, opts: LoadOptions) -> str:
+    return checkpoint_key(folder)
 
 
 def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any],
           allowed: Sequence[str] = STANDARD_OPTIONS, prepare: Prepare | None = None,
-          model_class: type[HFVisionLanguageModel] = HFVisionLanguageModel
-          ) -> HFVisionLanguageModel:
+          model_class: type[HFVisionLanguageModel] = HFVisionLanguageModel,
+          key: KeyFn = native_key) -> HFVisionLanguageModel:
     """The runner's ``factory(model_path=, device=, seed=, **options)`` for one family."""
     model_path = kw.pop("model_path", None)
     device = kw.pop("device", None) or "auto"
@@ -341,6 +348,7 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
     dtype = resolve_dtype(name, opts.dtype, dev)
     source = str(model_path or default_checkpoint)
     folder = resolve_checkpoint(name, source, opts.revision)
+    weights_key = key(folder, opts)
     provenance: dict[str, Any] = {}
     blocked: Sequence[int] = ()
     if prepare is not None:
@@ -348,14 +356,51 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
     check_weight_format(name, folder, opts.allow_pickle)
     model = load_model_checked(name, folder, opts, dev, dtype, family.architectures)
     processor = load_processor(folder, opts.trust_remote_code)
-    return model_class(name, family, model, processor, source, folder, opts, dev,
-                       provenance, blocked)
+    built = model_class(name, family, model, processor, source, folder, opts, dev,
+                        provenance, blocked, weights_key)
+    if provenance.get("converted_from"):
+        from harness.plugins.llava_tokens import check_prompt_ids
+
+        check_prompt_ids(built, folder)
+    return built
 
 
-def converted_llava(name: str, folder: Path, opts: LoadOptions
-                    ) -> tuple[Path, dict[str, Any], Sequence[int]]:
+def spec_weights_key(name: str, default_checkpoint: str | None,
+                     allowed: Sequence[str] = STANDARD_OPTIONS, key: KeyFn = native_key
+                     ) -> Callable[[str | None, dict[str, Any]], str | None]:
+    """``ModelSpec.weights_key``: the content key of the weights a run would load, without
+    loading them (weight files hashed once, then remembered by path, size and times)."""
+
+    def weights_key(model_path: str | None, options: dict[str, Any]) -> str | None:
+        source = model_path or default_checkpoint
+        if not source:
+            return None  # the factory says what is missing
+        opts = parse_options(name, dict(options), allowed)
+        return key(resolve_checkpoint(name, str(source), opts.revision), opts)
+
+    return weights_key
+
+
+def converted_llava(family: str) -> Prepare:
     """``prepare`` for families published in the original LLaVA format: convert once, cached."""
-    from harness.plugins.llava_convert import ensure_converted, provenance
 
-    folder, record = ensure_converted(name, folder, opts.vision_tower, opts.allow_pickle)
-    return folder, provenance(record), record.get("added_token_ids", [])
+    def prepare(name: str, folder: Path, opts: LoadOptions
+                ) -> tuple[Path, dict[str, Any], Sequence[int]]:
+        from harness.plugins.llava_convert import ensure_converted, provenance
+
+        folder, record = ensure_converted(name, folder, opts.vision_tower, opts.allow_pickle,
+                                          family)
+        return folder, provenance(record), record.get("added_token_ids", [])
+
+    return prepare
+
+
+def converted_key(family: str) -> KeyFn:
+    """The content key for a converted family: the conversion's own key."""
+
+    def key(folder: Path, opts: LoadOptions) -> str:
+        from harness.plugins.llava_convert import weights_key
+
+        return weights_key(folder, family, opts.vision_tower)
+
+    return key

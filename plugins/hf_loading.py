@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,37 +194,34 @@ def check_weight_format(name: str, folder: Path, allow_pickle: bool) -> None:
         raise UsageError(f"model '{name}': {folder} holds no weight files")
 
 
-def safetensors_header(path: Path) -> bytes:
-    """The JSON header of a safetensors file: every tensor's name, dtype, shape and offsets."""
-    with path.open("rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        return fh.read(length)
+# The small files that, with the weights, decide what a checkpoint answers.
+DEFINING_FILES = (
+    "config.json", "generation_config.json", "adapter_config.json",
+    "model.safetensors.index.json", "pytorch_model.bin.index.json", "tokenizer.json",
+    "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json",
+    "vocab.json", "merges.txt", "processor_config.json", "preprocessor_config.json",
+    "chat_template.jinja", "chat_template.json",
+)
 
 
-def folder_fingerprint(folder: Path) -> str:
-    """sha256 over the config, tokenizer and weight index/headers (not the gigabytes of data)."""
+def checkpoint_key(folder: Path) -> str:
+    """sha256 over the bytes of a checkpoint: its defining files and every weight file.
+
+    Weight files are hashed once and remembered (``harness.fingerprint.files_sha256``),
+    so that two checkpoints differing in one weight never share a key, and a large
+    checkpoint is not re-read at every run.
+    """
+    from harness.fingerprint import files_sha256
+
     h = hashlib.sha256()
-    names = (
-        "config.json", "generation_config.json", "adapter_config.json",
-        "model.safetensors.index.json", "pytorch_model.bin.index.json", "tokenizer.json",
-        "tokenizer_config.json", "tokenizer.model", "processor_config.json",
-        "preprocessor_config.json", "chat_template.jinja", "chat_template.json",
-    )
-    for fname in names:
+    for fname in DEFINING_FILES:
         path = folder / fname
         if path.is_file():
             h.update(fname.encode() + b"\0" + path.read_bytes())
     safe, pickled = weight_files(folder)
-    for path in safe:
-        h.update(path.name.encode() + b"\0" + safetensors_header(path))
-        h.update(str(path.stat().st_size).encode())
-    for path in pickled:  # no cheap header: size plus the first and last megabyte
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(1 << 20)
-            fh.seek(max(0, size - (1 << 20)))
-            tail = fh.read()
-        h.update(path.name.encode() + str(size).encode() + head + tail)
+    weights = safe + pickled
+    for path, digest in zip(weights, files_sha256(weights), strict=True):
+        h.update(f"{path.name}\0{digest}\0".encode())
     return h.hexdigest()
 
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from harness.plugins.hf_common import (
+    CAPABILITIES,
+    Family,
+    build,
+    content,
+    converted_key,
+    converted_llava,
+    spec_weights_key,
+)
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
@@ -33,15 +41,22 @@ FAMILY = Family(
 )
 
 
+CHECKPOINT = "FreedomIntelligence/HuatuoGPT-Vision-7B"
+OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
+
+
 def make_huatuo(**kw: Any) -> Any:
-    return build("huatuogpt-vision-7b", FAMILY, "FreedomIntelligence/HuatuoGPT-Vision-7B", kw,
-                 allowed=(*STANDARD_OPTIONS, "vision_tower"), prepare=converted_llava)
+    return build("huatuogpt-vision-7b", FAMILY, CHECKPOINT, kw, allowed=OPTIONS,
+                 prepare=converted_llava("huatuogpt-vision"),
+                 key=converted_key("huatuogpt-vision"))
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="huatuogpt-vision-7b", factory=make_huatuo, family="huatuogpt-vision",
-        checkpoint="FreedomIntelligence/HuatuoGPT-Vision-7B", capabilities=CAPABILITIES,
+        checkpoint=CHECKPOINT, capabilities=CAPABILITIES,
         description="HuatuoGPT-Vision-7B (llava_qwen2 format, converted; pads to square)",
+        weights_key=spec_weights_key("huatuogpt-vision-7b", CHECKPOINT, OPTIONS,
+                                     converted_key("huatuogpt-vision")),
     ))

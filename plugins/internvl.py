@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content, spec_weights_key
 from harness.plugins.hf_loading import LoadOptions, read_json
 
 from harness import hookimpl
@@ -63,4 +63,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="internvl2.5-8b", factory=make_internvl, family="internvl",
         checkpoint=DEFAULT_CHECKPOINT, capabilities=CAPABILITIES,
         description="InternVL2.5-8B-MPO (transformers-native -hf checkpoint)",
+        weights_key=spec_weights_key("internvl2.5-8b", DEFAULT_CHECKPOINT),
     ))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content
+from harness.plugins.hf_common import CAPABILITIES, Family, build, content, spec_weights_key
 
 from harness import hookimpl
 from harness.specs import ModelSpec
@@ -46,4 +46,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="llava-v1.6-7b", factory=make_llava_next, family="llava-next",
         checkpoint="llava-hf/llava-v1.6-vicuna-7b-hf", capabilities=CAPABILITIES,
         description="LLaVA-1.6 Vicuna-7B (transformers-native)",
+        weights_key=spec_weights_key("llava-v1.6-7b", "llava-hf/llava-v1.6-vicuna-7b-hf"),
     ))

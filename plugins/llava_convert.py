@@ -7,20 +7,22 @@ the original LLaVA code base, which transformers cannot load. The conversion:
 - renames the weights: ``model.layers.*``/``model.embed_tokens``/``model.norm`` ->
   ``model.language_model.*``; ``model.mm_projector.{0,2}`` ->
   ``model.multi_modal_projector.linear_{1,2}``;
-  ``model.vision_tower.vision_tower.vision_model.*`` -> ``model.vision_tower.vision_model.*``
-  (taken from ``mm_vision_tower`` when the checkpoint does not hold the tower);
+  ``model.vision_tower.vision_tower.vision_model.*`` -> ``model.vision_tower.vision_model.*``;
   any other key is an error;
+- takes the CLIP tower where the family's own code takes it (``plugins/llava_tower.py``):
+  LLaVA-Med and SkinVL from ``mm_vision_tower``, HuatuoGPT-Vision from the checkpoint;
 - adds an ``<image>`` token (the original code splices the image at a placeholder id
   instead); its new output row is blocked in generation and scoring, so the
   converted model ranks the original vocabulary exactly as the source does;
 - writes the config (``mm_vision_select_layer`` -> ``vision_feature_layer``,
-  ``mm_vision_select_feature`` patch -> strategy ``default``), the tokenizer, a
-  ``LlavaProcessor`` with the family's chat template, a pad-to-square image
+  ``mm_vision_select_feature`` patch -> strategy ``default``), the tokenizer as the
+  original code splits text (``plugins/llava_tokens.py``), a ``LlavaProcessor`` with the
+  family's chat template and the tower's image processor settings, a pad-to-square image
   processor when ``image_aspect_ratio`` is ``pad``, and ``harness_conversion.json``.
 
-It runs automatically (cached under ``$XDG_CACHE_HOME/derm-harness/converted/<hash>``,
-keyed by the source's fingerprint and this converter's version) or explicitly with
-``harness convert SOURCE --output DIR``.
+It runs automatically (cached under ``$XDG_CACHE_HOME/derm-harness/converted/<key>``,
+the key a hash of the source's bytes, the tower's, the family and this converter's
+version) or explicitly with ``harness convert SOURCE --output DIR``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import click
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 RECORD = "harness_conversion.json"
 SHARD_BYTES = 4 * 1024**3
 
@@ -50,17 +52,14 @@ ORIGINAL_ARCHITECTURES = {
 TEXT_TYPES = {"llava": "llama", "llava_llama": "llama", "llava_mistral": "mistral",
               "llava_qwen2": "qwen2", "llava_qwen": "qwen2"}
 
-# The towers the published checkpoints name, so that conversion needs only their weights.
-KNOWN_TOWERS = {
-    "clip-vit-large-patch14-336": dict(
-        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-        image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu"),
-    "clip-vit-large-patch14": dict(
-        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-        image_size=224, patch_size=14, projection_dim=768, hidden_act="quick_gelu"),
+# family -> (its prompt format, whose code decides where the tower comes from)
+FAMILIES = {
+    "llava-med": ("llava-med", "llava-med"),
+    "skinvl": ("llava-med", "llava"),
+    "huatuogpt-vision": ("huatuogpt-vision", "huatuo"),
+    "llava-v1.5": ("llava-v1.5", "llava"),
 }
-
-# Which of the authors' prompt formats a converted checkpoint carries, by text model.
+# The family a checkpoint converted without one is taken to be, by its text model.
 FAMILY_BY_TEXT = {"mistral": "llava-med", "llama": "llava-v1.5", "qwen2": "huatuogpt-vision"}
 
 
@@ -69,19 +68,51 @@ def is_original_llava(config: dict[str, Any]) -> bool:
     return arch in ORIGINAL_ARCHITECTURES or "mm_vision_tower" in config
 
 
+def text_type_of(source: Path, config: dict[str, Any]) -> str:
+    arch = (config.get("architectures") or [""])[0]
+    text = ORIGINAL_ARCHITECTURES.get(arch) or TEXT_TYPES.get(config.get("model_type", ""))
+    if text is None:
+        raise UsageError(f"{source}: unsupported LLaVA variant {arch or config.get('model_type')}")
+    return text
+
+
+def family_of(source: Path, config: dict[str, Any], family: str | None) -> str:
+    if family is None:
+        return FAMILY_BY_TEXT[text_type_of(source, config)]
+    if family not in FAMILIES:
+        raise UsageError(f"unknown family {family!r} (one of {', '.join(FAMILIES)})")
+    return family
+
+
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "derm-harness" / "converted"
 
 
-def cache_key(source: Path, vision_tower: str | None) -> str:
+def conversion_key(source: Path, family: str | None, vision_tower: str | None) -> str:
+    """A hash of everything the conversion reads: the source's bytes, the tower's, the
+    family (prompt format, tower rule) and this converter's version."""
     import hashlib
 
-    from harness.plugins.hf_loading import folder_fingerprint
+    from harness.plugins.hf_loading import checkpoint_key, read_json
+    from harness.plugins.llava_tower import plan_tower, tower_key
 
-    h = hashlib.sha256(f"{CONVERTER_VERSION}\0{vision_tower or ''}\0".encode())
-    h.update(folder_fingerprint(source).encode())
-    return h.hexdigest()[:24]
+    config = read_json(source / "config.json")
+    family = family_of(source, config, family)
+    plan = plan_tower(FAMILIES[family][1], config, source, vision_tower)
+    h = hashlib.sha256(f"{CONVERTER_VERSION}\0{family}\0".encode())
+    h.update(checkpoint_key(source).encode() + b"\0" + tower_key(plan).encode())
+    return h.hexdigest()
+
+
+def weights_key(folder: Path, family: str, vision_tower: str | None) -> str:
+    """The content key of what a converted family runs: the conversion's, or a native
+    checkpoint's own."""
+    from harness.plugins.hf_loading import checkpoint_key, read_json
+
+    if is_original_llava(read_json(folder / "config.json")):
+        return conversion_key(folder, family, vision_tower)
+    return checkpoint_key(folder)
 
 
 # -- the weights -----------------------------------------------------------------------------
@@ -179,39 +210,8 @@ class ShardWriter:
 # -- the conversion ------------------------------------------------------------------------
 
 
-def tower_source(config: dict[str, Any], vision_tower: str | None) -> str:
-    tower = vision_tower or config.get("mm_vision_tower") or config.get("vision_tower")
-    if not tower:
-        raise UsageError("the checkpoint names no vision tower (mm_vision_tower); give one")
-    return str(tower)
-
-
-def tower_config(tower: str) -> Any:
-    from transformers import CLIPVisionConfig
-
-    local = Path(tower).expanduser()
-    if local.is_dir():
-        return CLIPVisionConfig.from_pretrained(local)
-    known = KNOWN_TOWERS.get(tower.rstrip("/").rsplit("/", 1)[-1])
-    if known is not None:
-        return CLIPVisionConfig(**known)
-    try:
-        return CLIPVisionConfig.from_pretrained(tower)
-    except Exception:
-        raise UsageError(
-            f"cannot read the vision tower config of {tower!r} (not a folder, not a known "
-            "CLIP tower, not in the local Hugging Face cache); give the tower folder with "
-            "-M vision_tower=DIR (or --vision-tower)"
-        ) from None
-
-
-def tower_weights(tower: str, allow_pickle: bool) -> Any:
-    """``vision_model.*`` tensors of a separately published CLIP tower (local or cached)."""
-    from harness.plugins.hf_loading import resolve_checkpoint
-
-    folder = Path(tower).expanduser()
-    if not folder.is_dir():
-        folder = resolve_checkpoint("convert", tower, None)
+def tower_weights(folder: Path, allow_pickle: bool) -> Any:
+    """``vision_model.*`` tensors of a separately published CLIP tower."""
     for key, value in iter_source_tensors(folder, allow_pickle):
         if key.endswith(".position_ids"):
             continue
@@ -230,36 +230,34 @@ def chat_template_for(family: str) -> str:
 
 
 def convert(source: Path, dest: Path, vision_tower: str | None = None,
-            allow_pickle: bool = False) -> Path:
+            allow_pickle: bool = False, family: str | None = None) -> Path:
     """Convert an original-format LLaVA checkpoint folder into ``dest``; returns ``dest``."""
     import torch
-    from harness.plugins.hf_loading import folder_fingerprint, read_json
-    from transformers import (
-        CONFIG_MAPPING,
-        AutoTokenizer,
-        GenerationConfig,
-        LlavaConfig,
-        LlavaImageProcessor,
-        LlavaProcessor,
+    from harness.plugins.hf_loading import checkpoint_key, read_json
+    from harness.plugins.llava_tokens import is_sentencepiece, load_original_tokenizer
+    from harness.plugins.llava_tower import (
+        image_processor_settings,
+        plan_tower,
+        tower_config,
+        tower_folder_for_weights,
     )
+    from transformers import CONFIG_MAPPING, GenerationConfig, LlavaConfig
 
     src = read_json(source / "config.json")
     if not is_original_llava(src):
         raise UsageError(f"{source} is not an original-format LLaVA checkpoint")
-    arch = (src.get("architectures") or [""])[0]
-    text_type = ORIGINAL_ARCHITECTURES.get(arch) or TEXT_TYPES.get(src.get("model_type", ""))
-    if text_type is None:
-        raise UsageError(f"{source}: unsupported LLaVA variant {arch or src.get('model_type')}")
+    text_type = text_type_of(source, src)
+    family = family_of(source, src, family)
     _check_supported(source, src)
-    tower = tower_source(src, vision_tower)
-    vision = tower_config(tower)
+    plan = plan_tower(FAMILIES[family][1], src, source, vision_tower)
+    vision = tower_config(plan)
     if vision.hidden_size != src.get("mm_hidden_size", vision.hidden_size):
         raise UsageError(
-            f"{source}: the vision tower {tower} has width {vision.hidden_size} but the "
+            f"{source}: the vision tower {plan.ref} has width {vision.hidden_size} but the "
             f"projector expects mm_hidden_size={src['mm_hidden_size']}"
         )
 
-    tok = AutoTokenizer.from_pretrained(source)
+    tok = load_original_tokenizer(source)
     vocab = int(src["vocab_size"])
     if "<image>" not in tok.get_vocab():
         tok.add_tokens(["<image>"], special_tokens=True)
@@ -269,26 +267,8 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
     tok.padding_side = "left"
     new_vocab = max(vocab, image_id + 1)
     added = list(range(vocab, new_vocab))
-
-    skip = {"architectures", "model_type", "auto_map", "transformers_version", "torch_dtype",
-            "_name_or_path", "use_cache", "vocab_size", "pad_token_id"}
-    text_fields = {k: v for k, v in src.items()
-                   if k not in skip and not k.startswith(("mm_", "tokenizer_", "tune_", "freeze_"))
-                   and k not in ("image_aspect_ratio", "use_mm_proj", "image_grid_pinpoints",
-                                 "unfreeze_mm_vision_tower", "vision_tower")}
-    text = CONFIG_MAPPING[text_type](**text_fields, vocab_size=new_vocab,
-                                     pad_token_id=tok.pad_token_id)
-    strategy = {"patch": "default", "cls_patch": "full"}[src.get("mm_vision_select_feature",
-                                                                  "patch")]
-    n_tokens = (vision.image_size // vision.patch_size) ** 2 + (strategy == "full")
-    config = LlavaConfig(
-        vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_index=image_id,
-        image_seq_length=n_tokens, vision_feature_layer=int(src.get("mm_vision_select_layer", -2)),
-        vision_feature_select_strategy=strategy, projector_hidden_act="gelu",
-        multimodal_projector_bias=True, pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=bool(src.get("tie_word_embeddings", False)),
-    )
-    config.architectures = ["LlavaForConditionalGeneration"]
+    config = _llava_config(src, text_type, vision, tok, image_id, new_vocab, CONFIG_MAPPING,
+                           LlavaConfig)
 
     dest.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(dest)
@@ -301,7 +281,10 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
         if new is None:
             unknown.append(key)
             continue
-        seen_tower |= new.startswith("vision_tower.")
+        if new.startswith("vision_tower."):
+            seen_tower = True
+            if not plan.from_checkpoint:
+                continue  # the family's code reloads the tower from mm_vision_tower
         if new in EMBEDDINGS and added:
             value = torch.cat([value, value.new_zeros(len(added), value.shape[1])])
         writer.add(new, value)
@@ -310,36 +293,77 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
             f"{source}: {len(unknown)} weights have no place in LlavaForConditionalGeneration "
             f"(e.g. {', '.join(unknown[:3])})"
         )
-    if not seen_tower:
-        for key, value in tower_weights(tower, allow_pickle):
+    from_checkpoint = plan.from_checkpoint and seen_tower
+    if not from_checkpoint:
+        for key, value in tower_weights(tower_folder_for_weights(plan), allow_pickle):
             writer.add(key, value)
     writer.close()
     config.save_pretrained(dest)
 
     pad = src.get("image_aspect_ratio", "square") == "pad"
-    image_processor = LlavaImageProcessor(
-        size={"shortest_edge": vision.image_size},
-        crop_size={"height": vision.image_size, "width": vision.image_size}, do_pad=pad,
-    )
-    family = FAMILY_BY_TEXT[text_type]
-    processor = LlavaProcessor(
-        image_processor=image_processor, tokenizer=tok, patch_size=vision.patch_size,
-        vision_feature_select_strategy=strategy, chat_template=chat_template_for(family),
-        num_additional_image_tokens=1,
-    )
-    processor.save_pretrained(dest)
+    _save_processor(dest, tok, vision, image_processor_settings(plan, vision.image_size), pad,
+                    config.vision_feature_select_strategy, FAMILIES[family][0])
+    if is_sentencepiece(source):
+        _record_legacy_spacing(dest)
+        shutil.copyfile(source / "tokenizer.model", dest / "tokenizer.model")
     GenerationConfig(
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id, suppress_tokens=added or None,
     ).save_pretrained(dest)
     record = {
         "converter_version": CONVERTER_VERSION, "source": str(source),
-        "source_sha256": folder_fingerprint(source), "source_architecture": arch,
-        "vision_tower": tower, "tower_in_checkpoint": seen_tower, "family": family,
+        "source_sha256": checkpoint_key(source),
+        "source_architecture": (src.get("architectures") or [""])[0],
+        "family": family, "tower_rule": FAMILIES[family][1], "vision_tower": plan.ref,
+        "tower_in_checkpoint": seen_tower, "tower_from_checkpoint": from_checkpoint,
         "pad_to_square": pad, "image_token_id": image_id, "added_token_ids": added,
     }
     (dest / RECORD).write_text(json.dumps(record, indent=2))
     return dest
+
+
+def _llava_config(src: dict[str, Any], text_type: str, vision: Any, tok: Any, image_id: int,
+                  vocab: int, config_mapping: Any, llava_config: Any) -> Any:
+    skip = {"architectures", "model_type", "auto_map", "transformers_version", "torch_dtype",
+            "_name_or_path", "use_cache", "vocab_size", "pad_token_id"}
+    text_fields = {k: v for k, v in src.items()
+                   if k not in skip and not k.startswith(("mm_", "tokenizer_", "tune_", "freeze_"))
+                   and k not in ("image_aspect_ratio", "use_mm_proj", "image_grid_pinpoints",
+                                 "unfreeze_mm_vision_tower", "vision_tower")}
+    text = config_mapping[text_type](**text_fields, vocab_size=vocab,
+                                     pad_token_id=tok.pad_token_id)
+    strategy = {"patch": "default", "cls_patch": "full"}[src.get("mm_vision_select_feature",
+                                                                  "patch")]
+    n_tokens = (vision.image_size // vision.patch_size) ** 2 + (strategy == "full")
+    config = llava_config(
+        vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_index=image_id,
+        image_seq_length=n_tokens, vision_feature_layer=int(src.get("mm_vision_select_layer", -2)),
+        vision_feature_select_strategy=strategy, projector_hidden_act="gelu",
+        multimodal_projector_bias=True, pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=bool(src.get("tie_word_embeddings", False)),
+    )
+    config.architectures = ["LlavaForConditionalGeneration"]
+    return config
+
+
+def _save_processor(dest: Path, tok: Any, vision: Any, image_settings: dict[str, Any],
+                    pad: bool, strategy: str, template_family: str) -> None:
+    from transformers import LlavaImageProcessor, LlavaProcessor
+
+    processor = LlavaProcessor(
+        image_processor=LlavaImageProcessor(**image_settings, do_pad=pad), tokenizer=tok,
+        patch_size=vision.patch_size, vision_feature_select_strategy=strategy,
+        chat_template=chat_template_for(template_family), num_additional_image_tokens=1,
+    )
+    processor.save_pretrained(dest)
+
+
+def _record_legacy_spacing(dest: Path) -> None:
+    """transformers 5 does not save ``legacy``, and reads its absence as false."""
+    path = dest / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["legacy"] = True
+    path.write_text(json.dumps(config, indent=2))
 
 
 def _check_supported(source: Path, src: dict[str, Any]) -> None:
@@ -356,8 +380,8 @@ def _check_supported(source: Path, src: dict[str, Any]) -> None:
         raise UsageError(f"{source}: cannot convert: unsupported " + ", ".join(problems))
 
 
-def ensure_converted(name: str, folder: Path, vision_tower: str | None,
-                     allow_pickle: bool) -> tuple[Path, dict[str, Any]]:
+def ensure_converted(name: str, folder: Path, vision_tower: str | None, allow_pickle: bool,
+                     family: str | None = None) -> tuple[Path, dict[str, Any]]:
     """The converted folder for an original-format checkpoint (built once, then reused).
 
     A folder that is already transformers-native passes through unchanged.
@@ -368,12 +392,13 @@ def ensure_converted(name: str, folder: Path, vision_tower: str | None,
     if not is_original_llava(config):
         record = folder / RECORD
         return folder, (json.loads(record.read_text()) if record.is_file() else {})
-    dest = cache_root() / cache_key(folder, vision_tower)
+    dest = cache_root() / conversion_key(folder, family, vision_tower)[:32]
     if not (dest / RECORD).is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=dest.parent))
         try:
-            convert(folder, tmp, vision_tower=vision_tower, allow_pickle=allow_pickle)
+            convert(folder, tmp, vision_tower=vision_tower, allow_pickle=allow_pickle,
+                    family=family)
             try:
                 tmp.rename(dest)  # atomic: a killed conversion never leaves a half folder
             except OSError:
@@ -388,7 +413,8 @@ def provenance(record: dict[str, Any]) -> dict[str, Any]:
     if not record:
         return {}
     return {"converted_from": {k: record.get(k) for k in (
-        "source", "source_sha256", "source_architecture", "converter_version", "vision_tower")},
+        "source", "source_sha256", "source_architecture", "converter_version", "family",
+        "vision_tower", "tower_from_checkpoint")},
         "pad_to_square": record.get("pad_to_square", False)}
 
 
@@ -399,19 +425,23 @@ def provenance(record: dict[str, Any]) -> dict[str, Any]:
 @click.option("--vision-tower", help="CLIP tower folder or Hub id, if not the config's.")
 @click.option("--revision", help="Hub revision of SOURCE.")
 @click.option("--allow-pickle", is_flag=True, help="Allow .bin/.pt weights (pickles can run code).")
+@click.option("--family", type=click.Choice(sorted(FAMILIES)),
+              help="Whose code to follow for the tower and prompt (default: by text model: "
+              "Mistral llava-med, Qwen2 huatuogpt-vision, Llama llava-v1.5).")
 def convert_command(source: str, output: Path | None, vision_tower: str | None,
-                    revision: str | None, allow_pickle: bool) -> None:
+                    revision: str | None, allow_pickle: bool, family: str | None) -> None:
     """Convert an original-format LLaVA checkpoint (LLaVA-Med, SkinVL, HuatuoGPT-Vision)
     into transformers' LlavaForConditionalGeneration."""
     from harness.plugins.hf_loading import resolve_checkpoint
 
     folder = resolve_checkpoint("convert", source, revision)
     if output is None:
-        dest, _ = ensure_converted("convert", folder, vision_tower, allow_pickle)
+        dest, _ = ensure_converted("convert", folder, vision_tower, allow_pickle, family)
     else:
         if output.exists() and any(output.iterdir()):
             raise UsageError(f"--output {output} exists and is not empty")
-        dest = convert(folder, output, vision_tower=vision_tower, allow_pickle=allow_pickle)
+        dest = convert(folder, output, vision_tower=vision_tower, allow_pickle=allow_pickle,
+                       family=family)
     click.echo(str(dest))
 
 

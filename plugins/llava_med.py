@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content, converted_llava
+from harness.plugins.hf_common import (
+    CAPABILITIES,
+    Family,
+    build,
+    content,
+    converted_key,
+    converted_llava,
+    spec_weights_key,
+)
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
@@ -31,17 +39,20 @@ FAMILY = Family(
     chat_template=LLAVA_MED_TEMPLATE, answer_prefix=" ", pad_to_square=True,
 )
 CONVERTED_OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
+CHECKPOINT = "microsoft/llava-med-v1.5-mistral-7b"
 
 
 def make_llava_med(**kw: Any) -> Any:
-    return build("llava-med-7b", FAMILY, "microsoft/llava-med-v1.5-mistral-7b", kw,
-                 allowed=CONVERTED_OPTIONS, prepare=converted_llava)
+    return build("llava-med-7b", FAMILY, CHECKPOINT, kw, allowed=CONVERTED_OPTIONS,
+                 prepare=converted_llava("llava-med"), key=converted_key("llava-med"))
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="llava-med-7b", factory=make_llava_med, family="llava-med",
-        checkpoint="microsoft/llava-med-v1.5-mistral-7b", capabilities=CAPABILITIES,
+        checkpoint=CHECKPOINT, capabilities=CAPABILITIES,
         description="LLaVA-Med v1.5 Mistral-7B (original LLaVA format, converted)",
+        weights_key=spec_weights_key("llava-med-7b", CHECKPOINT, CONVERTED_OPTIONS,
+                                     converted_key("llava-med")),
     ))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build
+from harness.plugins.hf_common import CAPABILITIES, Family, build, spec_weights_key
 
 from harness import hookimpl
 from harness.specs import ModelSpec
@@ -32,4 +32,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="qwen2.5-vl-7b", factory=make_qwen_vl, family="qwen2.5-vl",
         checkpoint="Qwen/Qwen2.5-VL-7B-Instruct", capabilities=CAPABILITIES,
         description="Qwen2.5-VL-7B-Instruct (transformers-native)",
+        weights_key=spec_weights_key("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct"),
     ))

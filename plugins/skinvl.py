@@ -17,8 +17,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, converted_llava
-from harness.plugins.hf_loading import STANDARD_OPTIONS, folder_fingerprint, read_json
+from harness.plugins.hf_common import (
+    CAPABILITIES,
+    Family,
+    build,
+    converted_key,
+    converted_llava,
+    spec_weights_key,
+)
+from harness.plugins.hf_loading import (
+    STANDARD_OPTIONS,
+    checkpoint_key,
+    parse_options,
+    read_json,
+    resolve_checkpoint,
+)
 from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
 
 from harness import hookimpl
@@ -36,12 +49,14 @@ PUBLISHED = {
 }
 OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 LOCAL_OPTIONS = (*OPTIONS, "base")
+# SkinVL is run with the MM-Skin code (a fork of haotian-liu/LLaVA): its tower rule.
+PREPARE, KEY = converted_llava("skinvl"), converted_key("skinvl")
 
 
 def make_published(name: str) -> Callable[..., Any]:
     def factory(**kw: Any) -> Any:
-        return build(name, FAMILY, PUBLISHED[name][0], kw, allowed=OPTIONS,
-                     prepare=converted_llava)
+        return build(name, FAMILY, PUBLISHED[name][0], kw, allowed=OPTIONS, prepare=PREPARE,
+                     key=KEY)
 
     return factory
 
@@ -57,8 +72,8 @@ def make_local(**kw: Any) -> Any:
     if not (folder / "adapter_config.json").is_file():
         if "base" in kw:
             raise UsageError("model 'skinvl': -M base=... applies only to an adapter folder")
-        return build("skinvl", FAMILY, str(folder), kw, allowed=OPTIONS,
-                     prepare=converted_llava)
+        return build("skinvl", FAMILY, str(folder), kw, allowed=OPTIONS, prepare=PREPARE,
+                     key=KEY)
     adapter = read_json(folder / "adapter_config.json")
     base = kw.pop("base", None) or adapter.get("base_model_name_or_path")
     if not base:
@@ -67,12 +82,37 @@ def make_local(**kw: Any) -> Any:
         )
     allow_pickle = str(kw.get("allow_pickle", "false")).lower() in ("1", "true", "yes", "on")
     model = build("skinvl", FAMILY, "", {**kw, "model_path": base}, allowed=OPTIONS,
-                  prepare=converted_llava)
+                  prepare=PREPARE, key=KEY)
     merge_adapter(model, folder, allow_pickle)
     model.checkpoint = str(folder)
+    adapter_key = checkpoint_key(folder)
     model.provenance["adapter"] = {"path": str(folder.resolve()), "base": str(base),
-                                   "sha256": folder_fingerprint(folder)}
+                                   "sha256": adapter_key}
+    model._weights_hash = adapter_weights_key(adapter_key, model._weights_hash)
     return model
+
+
+def adapter_weights_key(adapter_key: str, base_key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"adapter\0{adapter_key}\0{base_key}".encode()).hexdigest()
+
+
+def local_weights_key(model_path: str | None, options: dict[str, Any]) -> str | None:
+    """``weights_key`` of ``skinvl``: the merged checkpoint's, or the adapter's and its base's."""
+    if not model_path:
+        return None
+    folder = Path(model_path).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        return spec_weights_key("skinvl", None, OPTIONS, KEY)(model_path, options)
+    options = dict(options)
+    base = options.pop("base", None) or read_json(folder / "adapter_config.json").get(
+        "base_model_name_or_path")
+    if not base:
+        return None  # the factory says what is missing
+    opts = parse_options("skinvl", options, OPTIONS)
+    base_key = KEY(resolve_checkpoint("skinvl", str(base), opts.revision), opts)
+    return adapter_weights_key(checkpoint_key(folder), base_key)
 
 
 def merge_adapter(model: Any, folder: Path, allow_pickle: bool) -> None:
@@ -109,9 +149,11 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         register(ModelSpec(
             name=name, factory=make_published(name), family="skinvl", checkpoint=repo,
             capabilities=CAPABILITIES, description=f"SkinVL {what} (original LLaVA format)",
+            weights_key=spec_weights_key(name, repo, OPTIONS, KEY),
         ))
     register(ModelSpec(
         name="skinvl", factory=make_local, family="skinvl", checkpoint=None,
         capabilities=CAPABILITIES,
         description="a locally trained SkinVL: --model-path ADAPTER_DIR or merged checkpoint",
+        weights_key=local_weights_key,
     ))

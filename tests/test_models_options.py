@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.hf_loading import folder_fingerprint
+from harness.plugins.hf_loading import checkpoint_key
 from harness.plugins.skinvl import make_local
 from model_contract import requests
 from tiny_models import build_llava, write_images
@@ -82,11 +82,11 @@ def test_weights_fingerprint_changes_with_the_weights(tmp_path: Path, checkpoint
 
     copy = tmp_path / "copy"
     shutil.copytree(checkpoint, copy)
-    assert folder_fingerprint(copy) == folder_fingerprint(checkpoint)
+    assert checkpoint_key(copy) == checkpoint_key(checkpoint)
     config = (copy / "config.json").read_text().replace('"vision_feature_layer": -2',
                                                         '"vision_feature_layer": -1')
     (copy / "config.json").write_text(config)
-    assert folder_fingerprint(copy) != folder_fingerprint(checkpoint)
+    assert checkpoint_key(copy) != checkpoint_key(checkpoint)
 
 
 def test_importing_the_plugins_imports_no_torch() -> None:

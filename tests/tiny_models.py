@@ -328,9 +328,9 @@ def build_original_llava(folder: Path, text: str = "mistral", seed: int = 0,
     placeholder id instead), renamed to the original key names:
     ``model.layers.*`` / ``lm_head`` for the language model, ``model.mm_projector.{0,2}``
     for the two-layer GELU projector and ``model.vision_tower.vision_tower.vision_model.*``
-    for the CLIP tower. The config carries the original ``mm_*`` fields. The CLIP
-    tower's own config (and, with ``tower_in_checkpoint=False``, its weights) lives in
-    ``tower_folder``, named by ``mm_vision_tower`` as the original code names a Hub id.
+    for the CLIP tower (left out with ``tower_in_checkpoint=False``). The config carries
+    the original ``mm_*`` fields. The CLIP tower itself (config and the same weights) lives
+    in ``tower_folder``, named by ``mm_vision_tower`` as the original code names a Hub id.
     """
     from safetensors.torch import save_file
 
@@ -343,10 +343,9 @@ def build_original_llava(folder: Path, text: str = "mistral", seed: int = 0,
     # The tower folder as the Hub publishes CLIP towers: a config and ``vision_model.*`` weights.
     tower_folder.mkdir(parents=True, exist_ok=True)
     clip_vision_config().save_pretrained(tower_folder)
-    if not tower_in_checkpoint:  # otherwise the original code takes only the config from it
-        tower = {"vision_model." + k: v.contiguous().clone()
-                 for k, v in model.model.vision_tower.state_dict().items()}
-        save_file(tower, str(tower_folder / "model.safetensors"), metadata={"format": "pt"})
+    tower = {"vision_model." + k: v.contiguous().clone()
+             for k, v in model.model.vision_tower.state_dict().items()}
+    save_file(tower, str(tower_folder / "model.safetensors"), metadata={"format": "pt"})
     state: dict[str, Any] = {}
     for key, value in model.state_dict().items():
         if key.startswith("model.language_model."):
