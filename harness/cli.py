@@ -11,6 +11,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.protocol.settings import DEFAULT_PROTOCOL, PROTOCOLS
 
 
 class HarnessGroup(click.Group):
@@ -74,7 +75,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     \b
     harness list models|tasks|metrics|datasets
-    harness run --model NAME --task NAME [--task NAME ...]
+    harness run --model NAME --task NAME [--task NAME ...] [--protocol paper|sound]
     harness score --model NAME --task NAME
     harness demo
     """
@@ -125,8 +126,14 @@ def run_options(f: Any) -> Any:
                      help="Folder holding the datasets, laid out as their publishers ship them."),
         click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
                      show_default=True, help="Results folder."),
+        click.option("--protocol", type=click.Choice(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                     show_default=True,
+                     help="paper: the authors' released code's settings (decoding, answer "
+                     "matching, precision, folds, image preprocessing, candidate lists), "
+                     "comparable with the paper's tables; sound: the harness's alternatives. "
+                     "Every setting: docs/fidelity.md."),
         click.option("-T", "--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
-                     help="Task option, e.g. -T decoding=paper (repeatable)."),
+                     help="Task option, e.g. -T decoding=greedy (repeatable)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -147,7 +154,8 @@ def run_options(f: Any) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show what would be asked; load no model.")
 def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-        task_options: tuple[str, ...], model_path: str | None, name: str | None, device: str,
+        protocol: str, task_options: tuple[str, ...], model_path: str | None, name: str | None,
+        device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
         seed: int, dry_run: bool) -> None:
     """Evaluate one model on one or more tasks (resumes where a previous run stopped)."""
@@ -163,7 +171,7 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         name=name,
         device=device, model_options=parse_pairs("-M", model_options),
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
-        seed=seed, dry_run=dry_run,
+        seed=seed, dry_run=dry_run, protocol=protocol,
     )
     con = console()
     outcomes = run_tasks(registries(), opts, console=con)
@@ -174,12 +182,12 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
 @cli.command()
 @run_options
 def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-          task_options: tuple[str, ...]) -> None:
+          protocol: str, task_options: tuple[str, ...]) -> None:
     """Re-score stored predictions without loading the model."""
     from harness.runner import RunOptions, rescore
 
     opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
-                      task_options=parse_pairs("-T", task_options))
+                      task_options=parse_pairs("-T", task_options), protocol=protocol)
     con = console()
     print_outcomes(con, rescore(registries(), opts))
 

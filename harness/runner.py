@@ -6,6 +6,7 @@ built at most once, and only if some task still has unanswered samples.
 
 from __future__ import annotations
 
+import inspect
 import random
 import re
 import time
@@ -21,6 +22,8 @@ from harness.errors import CapabilityError, HarnessError, UsageError
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.plugin_manager import Registries
 from harness.progress import Progress
+from harness.protocol import DEFAULT_PROTOCOL
+from harness.protocol import check as check_protocol
 from harness.provenance import environment, now
 from harness.specs import ModelSpec
 from harness.store import ResultStore, atomic_write_json, read_json
@@ -46,6 +49,7 @@ class RunOptions:
     limit: int | None = None
     seed: int = 0
     dry_run: bool = False
+    protocol: str = DEFAULT_PROTOCOL  # paper | sound (harness/protocol)
 
 
 @dataclass
@@ -80,10 +84,24 @@ def results_folder(output: Path, task: str, model: str) -> Path:
     return output / safe_name(task) / safe_name(model).replace("/", "_")
 
 
-def task_folder(task: Task) -> str:
-    """The task's results folder name: its name, plus any request-shaping non-default option."""
-    variant = getattr(task, "variant", lambda: "")()
+def task_folder(task: Task, protocol: str = DEFAULT_PROTOCOL) -> str:
+    """The task's results folder name: its name, plus its non-default options and protocol,
+    so that runs under different protocols never share a folder."""
+    parts = [getattr(task, "variant", lambda: "")()]
+    if protocol != DEFAULT_PROTOCOL:
+        parts.append(f"protocol={protocol}")
+    variant = ",".join(p for p in parts if p)
     return f"{task.name}+{variant}" if variant else task.name
+
+
+def with_protocol(factory: Any, protocol: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` plus ``protocol=`` for a factory that names a ``protocol`` parameter; a
+    plugin written before protocols existed is called as before."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    return {**kwargs, "protocol": protocol} if "protocol" in params else kwargs
 
 
 def model_key(spec: ModelSpec, opts: RunOptions) -> dict[str, Any]:
@@ -106,10 +124,13 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def build_task(registries: Registries, name: str, options: dict[str, str]) -> Task:
+def build_task(registries: Registries, name: str, options: dict[str, str],
+               protocol: str = DEFAULT_PROTOCOL) -> Task:
     spec = registries.tasks.get(name)
+    if "protocol" in options:
+        raise UsageError("the protocol is chosen with --protocol, not -T protocol=...")
     try:
-        return spec.factory(**options)
+        return spec.factory(**with_protocol(spec.factory, protocol, options))
     except TypeError as exc:
         raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
 
@@ -153,11 +174,12 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         for r in requests
     ]
     fps = [
-        digest({"v": CACHE_VERSION, "task": task_fp, "model": key,
+        digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "protocol": opts.protocol,
                 "request": request_identity(r, opts.data_root)})
         for r in requests
     ]
-    store = ResultStore(results_folder(opts.output, task_folder(task), key["name"]), shard=shard)
+    store = ResultStore(results_folder(opts.output, task_folder(task, opts.protocol), key["name"]),
+                        shard=shard)
     stored = store.load()
     pending = [i for i, fp in enumerate(fps) if fp not in stored or not stored[fp].ok]
     return TaskRun(task, samples, requests, fps, store, pending, len(samples) - len(pending))
@@ -168,7 +190,9 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
     task_names: list[str] = []
     for pattern in opts.tasks:
         task_names += [t.name for t in registries.tasks.match(pattern)]
-    tasks = [build_task(registries, n, opts.task_options) for n in dict.fromkeys(task_names)]
+    check_protocol(opts.protocol)
+    tasks = [build_task(registries, n, opts.task_options, opts.protocol)
+             for n in dict.fromkeys(task_names)]
     for task in tasks:
         if task.capability not in spec.capabilities:
             raise CapabilityError(
@@ -249,9 +273,11 @@ def refresh_pending(tr: TaskRun, dist: Any) -> None:
 
 def _build_model(spec: ModelSpec, opts: RunOptions) -> Any:
     try:
-        return spec.factory(
-            model_path=opts.model_path, device=opts.device, seed=opts.seed, **opts.model_options
-        )
+        standard = {"model_path": opts.model_path, "device": opts.device, "seed": opts.seed}
+        if "protocol" in opts.model_options:
+            raise UsageError("the protocol is chosen with --protocol, not -M protocol=...")
+        return spec.factory(**with_protocol(spec.factory, opts.protocol, standard),
+                            **opts.model_options)
     except TypeError as exc:
         raise UsageError(f"model '{spec.name}' does not accept these options ({exc})") from None
     except HarnessError:
@@ -340,6 +366,7 @@ def finalize(
         "task": tr.task.name,
         "kind": tr.task.kind,
         "dataset": tr.task.dataset,
+        "protocol": opts.protocol,
         "model": key["name"],
         "n": len(tr.samples),
         "answered": len(answered),
@@ -370,10 +397,15 @@ def finalize(
         atomic_write_json(tr.store.folder / "metrics.json", metrics)
     run_info = {
         **environment(),
+        "protocol": opts.protocol,
         "seed": opts.seed,
         "task": {"name": tr.task.name, "config": tr.task.config(), "fingerprint": task_fp,
-                 "folder": task_folder(tr.task)},
+                 "folder": task_folder(tr.task, opts.protocol),
+                 "scoring": getattr(tr.task, "scoring_config", dict)(),
+                 "options": dict(opts.task_options)},
         "decoding": tr.task.config().get("decoding"),
+        # The arguments generate() receives, under transformers' names (seed: torch's).
+        "generation": _generation(tr),
         "model": {
             **key, "model_path": opts.model_path, "device": opts.device, "identity": identity,
             "previous_identity": old_identity if old_identity != identity else None,
@@ -389,6 +421,13 @@ def finalize(
     }
     atomic_write_json(tr.store.folder / "run.json", run_info)
     return TaskOutcome(tr.task.name, tr.store.folder, metrics, 0, tr.cached, len(failures))
+
+
+def _generation(tr: TaskRun) -> dict[str, Any] | None:
+    if tr.task.capability != "generate" or not tr.requests:
+        return None
+    decoding = tr.requests[0].decoding
+    return {**decoding.generate_kwargs(), "seed": decoding.seed}
 
 
 def _data_summary(task: Task) -> dict[str, Any] | None:
@@ -426,8 +465,8 @@ def rescore(registries: Registries, opts: RunOptions) -> list[TaskOutcome]:
     outcomes = []
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
-            task = build_task(registries, tspec.name, opts.task_options)
-            folder = results_folder(opts.output, task_folder(task), name)
+            task = build_task(registries, tspec.name, opts.task_options, opts.protocol)
+            folder = results_folder(opts.output, task_folder(task, opts.protocol), name)
             previous = read_json(folder / "run.json")
             if previous is None:
                 raise UsageError(
