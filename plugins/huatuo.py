@@ -17,6 +17,7 @@ from harness.plugins.hf_common import CAPABILITIES, Family, build, content, conv
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 HUATUO_TEMPLATE = (
@@ -33,8 +34,9 @@ FAMILY = Family(
 )
 
 
-def make_huatuo(**kw: Any) -> Any:
-    return build("huatuogpt-vision-7b", FAMILY, "FreedomIntelligence/HuatuoGPT-Vision-7B", kw,
+def make_huatuo(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("huatuogpt-vision-7b", FAMILY, "FreedomIntelligence/HuatuoGPT-Vision-7B",
+                 {**kw, "protocol": protocol},
                  allowed=(*STANDARD_OPTIONS, "vision_tower"), prepare=converted_llava)
 
 

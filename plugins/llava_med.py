@@ -16,6 +16,7 @@ from harness.plugins.hf_common import CAPABILITIES, Family, build, content, conv
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 # LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
@@ -33,8 +34,9 @@ FAMILY = Family(
 CONVERTED_OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 
 
-def make_llava_med(**kw: Any) -> Any:
-    return build("llava-med-7b", FAMILY, "microsoft/llava-med-v1.5-mistral-7b", kw,
+def make_llava_med(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("llava-med-7b", FAMILY, "microsoft/llava-med-v1.5-mistral-7b",
+                 {**kw, "protocol": protocol},
                  allowed=CONVERTED_OPTIONS, prepare=converted_llava)
 
 

@@ -23,6 +23,7 @@ from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
 
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 FAMILY = Family(
@@ -39,14 +40,15 @@ LOCAL_OPTIONS = (*OPTIONS, "base")
 
 
 def make_published(name: str) -> Callable[..., Any]:
-    def factory(**kw: Any) -> Any:
-        return build(name, FAMILY, PUBLISHED[name][0], kw, allowed=OPTIONS,
-                     prepare=converted_llava)
+    def factory(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+        return build(name, FAMILY, PUBLISHED[name][0], {**kw, "protocol": protocol},
+                     allowed=OPTIONS, prepare=converted_llava)
 
     return factory
 
 
-def make_local(**kw: Any) -> Any:
+def make_local(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    kw["protocol"] = protocol
     path = kw.get("model_path")
     if not path:
         raise UsageError(
