@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DECODING = "greedy"
-DEFAULT_MATCHER = "sound"
+DEFAULT_DECODING = "greedy"  # of results written before protocols existed
+DEFAULT_MATCHER = "sound"  # likewise
 
 
 @dataclass
@@ -79,6 +79,23 @@ class Run:
         return commit + ("+dirty" if git.get("dirty") else "")
 
     @property
+    def protocol(self) -> str | None:
+        """paper | sound; None for results written before the harness had protocols."""
+        value = self.metrics.get("protocol") or self.run.get("protocol")
+        return str(value) if value else None
+
+    @property
+    def default_preset(self) -> str:
+        """The decoding preset this run's protocol uses for its task kind."""
+        if self.protocol is None:
+            return DEFAULT_DECODING
+        from harness.protocol import value
+
+        kind = "zeroshot" if self.kind == "zeroshot" else "vqa"
+        return f"paper-{kind}" if value(f"{kind}.decoding.do_sample", self.protocol) \
+            else "greedy"
+
+    @property
     def decoding_preset(self) -> str | None:
         decoding = self.run.get("decoding")
         if decoding is None:
@@ -88,6 +105,15 @@ class Run:
     @property
     def matcher(self) -> str | None:
         return (self.scores.get("scoring") or {}).get("matcher")
+
+    @property
+    def other_matcher(self) -> tuple[str, dict[str, Any]] | None:
+        """The zero-shot matcher scored beside the headline one, and its overall scores."""
+        for name in ("paper", "sound"):
+            other = self.scores.get(f"{name}_matcher")
+            if name != (self.matcher or DEFAULT_MATCHER) and isinstance(other, dict):
+                return name, other.get("overall") or {}
+        return None
 
     @property
     def label_counts(self) -> dict[str, int]:
