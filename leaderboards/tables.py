@@ -352,7 +352,8 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
             value = baselines.baseline("chance", m, run.label_counts)
             if value is not None:
                 chance[f"{d}:{m}"] = value
-    paper_cells = [(f"{d}:{m}", d, m) for d in datasets for m in metrics]
+    printed = set(reported.TABLES[paper].columns.values()) if paper is not None else set()
+    paper_cells = [(f"{d}:{m}", d, m) for d in datasets for m in metrics if m in printed]
     for model in sorted({r.model for r in runs}):
         mine = [r for r in runs if r.model == model]
         row = Row(model + "".join(dict.fromkeys(run_notes(r, notes) for r in mine)))
