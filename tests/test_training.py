@@ -345,7 +345,9 @@ def test_cli_lists_recipes() -> None:
     assert result.exit_code == 0
     for name in ("skinvl-mm", "skinvl-pub", "skinvl-pubmm", "skinvl-demo"):
         assert name in result.output
-    assert "LoRA r=128 alpha=64, lr 5e-05 cosine, batch 16/device" in result.output
+    assert ("LoRA r=128 alpha=64 dropout=0.05, lr 5e-05 (projector 2e-05) cosine, warmup 0.02, "
+            "weight decay 0.01, batch 16/device, epochs 1, conversation v1, DeepSpeed zero3"
+            in result.output)
 
 
 def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) -> None:
@@ -361,7 +363,8 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
     for label, path in (("adapter", result.output), ("merged", merged)):
         (outcome,) = run(get_registries(), RunOptions(
             model="skinvl", tasks=["vqa/demo"], output=tmp_path / label, model_path=str(path),
-            limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"}))
+            limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"},
+            protocol="sound"))  # greedy: the answers are the model's, not a sampling draw
         assert outcome.failed == 0 and outcome.metrics["n"] == 16
         lines = (outcome.folder / "predictions.jsonl").read_text().splitlines()
         outputs[label] = {json.loads(x)["id"]: json.loads(x)["output"] for x in lines}
