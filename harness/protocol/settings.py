@@ -227,7 +227,9 @@ SETTINGS: tuple[Setting, ...] = (
             note="no split file is published; every PAD-UFES-20 accuracy in Tables 4 and 5 is "
                  "k/460 (none is k/461), Table 6's 1,839/461 count each file's header row "
                  "(1,838 + 460 = 2,298); the harness holds out exactly 460 images, stratified "
-                 "by diagnosis and grouped by patient"),
+                 "by diagnosis and grouped by patient. Section 4.3 speaks of 6:2:2 for the "
+                 "probe, yet Table 4's accuracies are k/460 too: the code's 20% validation "
+                 "draw from the 1,838 makes the 6:2 (SFT_classification.py:202-219)"),
     # ---- training (finetune_lora.sh)
     Setting("train.lora_rank", 128, f"{FT}:4", "--lora_r 128", "4.1"),
     Setting("train.lora_alpha", 64, f"{FT}:4", "--lora_alpha 64", "4.1"),
