@@ -10,6 +10,7 @@ import click
 
 from harness import __version__
 from harness.commands import HarnessGroup, console, registries
+from harness.protocol.settings import DEFAULT_PROTOCOL, PROTOCOLS
 
 
 def parse_pairs(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
@@ -31,7 +32,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     \b
     harness list models|tasks|metrics|datasets
-    harness run --model NAME --task NAME [--task NAME ...]
+    harness run --model NAME --task NAME [--task NAME ...] [--protocol paper|sound]
     harness score --model NAME --task NAME
     harness demo
     """
@@ -82,8 +83,14 @@ def run_options(f: Any) -> Any:
                      help="Folder holding the datasets, laid out as their publishers ship them."),
         click.option("--output", type=click.Path(path_type=Path), default=Path("results"),
                      show_default=True, help="Results folder."),
+        click.option("--protocol", type=click.Choice(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                     show_default=True,
+                     help="paper: the authors' released code's settings (decoding, answer "
+                     "matching, precision, folds, image preprocessing, candidate lists), "
+                     "comparable with the paper's tables; sound: the harness's alternatives. "
+                     "Every setting: docs/fidelity.md."),
         click.option("-T", "--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
-                     help="Task option, e.g. -T decoding=paper (repeatable)."),
+                     help="Task option, e.g. -T decoding=greedy (repeatable)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -112,7 +119,8 @@ def run_options(f: Any) -> Any:
               show_default=True, help="Stop asking a task after this many failures in a row "
               "for one reason (0: never stop).")
 def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-        task_options: tuple[str, ...], model_path: str | None, name: str | None, device: str,
+        protocol: str, task_options: tuple[str, ...], model_path: str | None, name: str | None,
+        device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
         seed: int, dry_run: bool, allow_download: bool, min_coverage: float,
         max_consecutive_failures: int) -> None:
@@ -134,8 +142,8 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         name=name,
         device=device, model_options=parse_pairs("-M", model_options),
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
-        seed=seed, dry_run=dry_run, allow_download=allow_download, min_coverage=min_coverage,
-        max_consecutive_failures=max_consecutive_failures,
+        seed=seed, dry_run=dry_run, protocol=protocol, allow_download=allow_download,
+        min_coverage=min_coverage, max_consecutive_failures=max_consecutive_failures,
     )
     con = console()
     outcomes = run_tasks(registries(), opts, console=con)
@@ -186,12 +194,12 @@ def finish(con: Any, outcomes: list[Any], min_coverage: float) -> None:
 @cli.command()
 @run_options
 def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-          task_options: tuple[str, ...]) -> None:
+          protocol: str, task_options: tuple[str, ...]) -> None:
     """Re-score stored predictions without loading the model."""
     from harness.runner import RunOptions, rescore
 
     opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
-                      task_options=parse_pairs("-T", task_options))
+                      task_options=parse_pairs("-T", task_options), protocol=protocol)
     con = console()
     outcomes = rescore(registries(), opts, console=con)
     print_outcomes(con, outcomes)

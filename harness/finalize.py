@@ -60,7 +60,7 @@ def finalize(
         scores=scores, partial=partial, failures=failed[:MAX_LISTED_FAILURES],
         failure_summary=failures.summarize((f["id"], f["error"]) for f in failed),
         data=_data_summary(tr.task), task_fingerprint=task_fp, model_key=key,
-        harness_version=__version__, scores_key=cache_key,
+        harness_version=__version__, scores_key=cache_key, protocol=opts.protocol,
     )
     if tr.stopped:
         record.warnings.append(tr.stopped)
@@ -81,9 +81,13 @@ def finalize(
     run_info = results.RunFile(
         environment=environment(),
         seed=opts.seed,
+        protocol=opts.protocol,
         task=results.TaskRecord(name=tr.task.name, config=tr.task.config(), fingerprint=task_fp,
-                                folder=task_folder(tr.task)),
+                                folder=task_folder(tr.task, opts.protocol),
+                                scoring=tr.task.scoring_config(),
+                                options=dict(opts.task_options)),
         decoding=tr.task.config().get("decoding"),
+        generation=_generation(tr),
         model=results.ModelRecord(
             **key, model_path=opts.model_path, device=opts.device, identity=identity,
             previous_identity=old_identity if old_identity != identity else None,
@@ -148,6 +152,14 @@ def _previous_run(path: Path) -> results.RunFile | None:
         return results.read_run(path)
     except results.SchemaError:
         return None  # provenance of the last run only: an unreadable one is replaced
+
+
+def _generation(tr: TaskRun) -> dict[str, Any] | None:
+    """The arguments generate() receives, under transformers' names (seed: torch's)."""
+    if tr.task.capability != "generate" or not tr.requests:
+        return None
+    decoding = tr.requests[0].decoding
+    return {**decoding.generate_kwargs(), "seed": decoding.seed}
 
 
 def _data_summary(task: Task) -> dict[str, Any] | None:

@@ -124,6 +124,8 @@ class TaskRecord(_Record):
     config: dict[str, Any] = Field(default_factory=dict)
     fingerprint: str = ""
     folder: str = ""
+    scoring: dict[str, Any] = Field(default_factory=dict)  # scoring-only settings
+    options: dict[str, Any] = Field(default_factory=dict)  # the -T options as given
 
 
 class ModelRecord(_Record):
@@ -147,6 +149,8 @@ class RunFile(_Record):
     protocol: str | None = None
     task: TaskRecord
     decoding: dict[str, Any] | None = None
+    # The arguments generate() received, under transformers' names, plus the seed.
+    generation: dict[str, Any] | None = None
     model: ModelRecord
     data_root: str | None = None
     batch_size: int | None = None

@@ -6,6 +6,7 @@ built at most once, and only if some task still has unanswered samples.
 
 from __future__ import annotations
 
+import inspect
 import random
 import time
 from dataclasses import replace
@@ -23,6 +24,7 @@ from harness.options import parse as parse_options
 from harness.plugin_manager import Registries
 from harness.preflight import image_problems, problem_count, record_image_problems
 from harness.progress import Progress
+from harness.protocol import check as check_protocol
 from harness.provenance import now
 from harness.runstate import (
     MAX_ERROR_CHARS,
@@ -55,15 +57,27 @@ def build_task(registries: Registries, name: str, options: dict[str, str],
     """The task, its ``-T`` options parsed and checked before any work."""
     spec = registries.tasks.get(name)
     opts = opts or RunOptions(model="", tasks=[name])
+    if "protocol" in options:
+        raise UsageError("the protocol is chosen with --protocol, not -T protocol=...")
     if spec.options is None:  # a factory of the older form
         try:
-            return spec.factory(**options)
+            return spec.factory(**with_protocol(spec.factory, opts.protocol, options))
         except TypeError as exc:
             raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
     parsed = parse_options(spec.options, options, f"task '{name}'", "-T")
     context = TaskContext(datasets=registries.datasets, metrics=registries.metrics,
                           protocol=opts.protocol, seed=opts.seed)
     return spec.factory(spec, context, parsed)
+
+
+def with_protocol(factory: Any, protocol: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """For a factory of the older form: ``kwargs`` plus ``protocol=`` if it names that
+    parameter; a plugin written before protocols existed is called as before."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    return {**kwargs, "protocol": protocol} if "protocol" in params else kwargs
 
 
 def model_options(spec: ModelSpec, opts: RunOptions) -> Options | None:
@@ -112,11 +126,12 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         for r in requests
     ]
     fps = [
-        digest({"v": CACHE_VERSION, "task": task_fp, "model": key,
+        digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "protocol": opts.protocol,
                 "request": request_identity(r, opts.data_root)})
         for r in requests
     ]
-    store = ResultStore(results_folder(opts.output, task_folder(task), key["name"]), shard=shard)
+    store = ResultStore(results_folder(opts.output, task_folder(task, opts.protocol), key["name"]),
+                        shard=shard)
     stored = store.load()
     pending = [i for i, fp in enumerate(fps) if fp not in stored or not stored[fp].ok]
     return TaskRun(task, samples, requests, fps, store, pending, len(samples) - len(pending))
@@ -135,6 +150,9 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                 f"task '{task.name}' needs a model that can {task.capability}, and model "
                 f"'{spec.name}' can only {', '.join(sorted(spec.capabilities)) or 'nothing'}"
             )
+    check_protocol(opts.protocol)
+    if "protocol" in opts.model_options:
+        raise UsageError("the protocol is chosen with --protocol, not -M protocol=...")
     options = model_options(spec, opts)
     key = model_key(spec, opts, options)
     seed_everything(opts.seed)
@@ -218,7 +236,8 @@ def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None) -> 
                                   protocol=opts.protocol, allow_download=opts.allow_download)
             return spec.factory(spec, context, options)
         try:  # a factory of the older form
-            return spec.factory(model_path=opts.model_path, device=opts.device, seed=opts.seed,
+            standard = {"model_path": opts.model_path, "device": opts.device, "seed": opts.seed}
+            return spec.factory(**with_protocol(spec.factory, opts.protocol, standard),
                                 **opts.model_options)
         except TypeError as exc:
             raise UsageError(f"model '{spec.name}' does not accept these options ({exc})"
@@ -332,7 +351,7 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
             task = build_task(registries, tspec.name, opts.task_options, opts)
-            folder = results_folder(opts.output, task_folder(task), name)
+            folder = results_folder(opts.output, task_folder(task, opts.protocol), name)
             if folder.is_dir():  # a run still writing here: refuse now, with its pid
                 probe = ResultStore(folder)
                 probe.lock()

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness import results
 from harness.options import Options
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 from harness.store import ResultStore
 from harness.task import Task
@@ -34,7 +35,7 @@ class RunOptions:
     limit: int | None = None
     seed: int = 0
     dry_run: bool = False
-    protocol: str = "paper"
+    protocol: str = DEFAULT_PROTOCOL  # paper | sound (harness/protocol)
     allow_download: bool = False
     min_coverage: float = 1.0  # below this share of answered samples the CLI exits 3
     max_consecutive_failures: int = 20  # stop a task after this many in a row (0: never)
@@ -74,9 +75,13 @@ def results_folder(output: Path, task: str, model: str) -> Path:
     return output / safe_name(task) / safe_name(model).replace("/", "_")
 
 
-def task_folder(task: Task) -> str:
-    """The task's results folder name: its name, plus any request-shaping non-default option."""
-    variant = task.variant()
+def task_folder(task: Task, protocol: str = DEFAULT_PROTOCOL) -> str:
+    """The task's results folder name: its name, plus its non-default options and protocol,
+    so that runs under different protocols never share a folder."""
+    parts = [task.variant()]
+    if protocol != DEFAULT_PROTOCOL:
+        parts.append(f"protocol={protocol}")
+    variant = ",".join(p for p in parts if p)
     return f"{task.name}+{variant}" if variant else task.name
 
 

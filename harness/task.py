@@ -46,6 +46,11 @@ class Task:
         """Run one batch through the model; one output (or Exception) per request."""
         return list(model.generate(list(requests)))
 
+    def scoring_config(self) -> dict[str, Any]:
+        """Settings that change only the scores, never the requests (metrics, matcher, ...):
+        recorded in run.json, left out of the fingerprint so re-scoring never re-asks."""
+        return {}
+
     def metric_subset(self) -> list[str] | None:
         """The metrics scored, when the user asked for fewer than the task's default set.
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.protocol.settings import PAPER_DECODING
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -23,24 +25,32 @@ class Decoding:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def generate_kwargs(self) -> dict[str, Any]:
+        """What transformers' ``generate`` is passed for these settings, under its own names.
+
+        Greedy decoding passes ``temperature``/``top_p``/``top_k`` as None, so that sampling
+        defaults in a checkpoint's generation_config cannot turn it into sampling.
+        """
+        out: dict[str, Any] = {"do_sample": self.do_sample, "num_beams": self.num_beams,
+                               "min_new_tokens": self.min_new_tokens,
+                               "max_new_tokens": self.max_new_tokens}
+        if self.do_sample:
+            out.update(temperature=self.temperature, top_p=self.top_p)
+        else:
+            out.update(temperature=None, top_p=None, top_k=None)
+        return out
+
     def with_seed(self, seed: int | None) -> Decoding:
         return replace(self, seed=seed)
 
 
-# Named decoding presets. `paper` is the MM-Skin reference script's setting
-# (sampling at temperature 0.2, top-p 0.9, 5 beams, 20..256 new tokens);
-# `greedy` is the deterministic default so that reruns give the same answers.
+# Named decoding presets. ``paper-vqa`` and ``paper-zeroshot`` are the authors' scripts'
+# settings (VQA_test.py and ZS_classification.py, both sampling with 5 beams; values and
+# sources in harness/protocol/settings.py); ``greedy`` is deterministic, so reruns agree.
 DECODING_PRESETS: dict[str, Decoding] = {
     "greedy": Decoding(),
-    "paper": Decoding(
-        max_new_tokens=256,
-        min_new_tokens=20,
-        do_sample=True,
-        temperature=0.2,
-        top_p=0.9,
-        num_beams=5,
-        preset="paper",
-    ),
+    **{f"paper-{kind}": Decoding(**kwargs, preset=f"paper-{kind}")
+       for kind, kwargs in PAPER_DECODING.items()},
 }
 
 

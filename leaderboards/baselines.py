@@ -8,6 +8,7 @@ images, K classes present in the test split and n_max images in the largest clas
 | accuracy | n_max / N | 1 / K |
 | balanced accuracy, macro recall | 1 / K | 1 / K |
 | macro precision | (n_max / N) / K (never-predicted classes count 0) | 1 / K (expected) |
+| ... over true and predicted labels (the authors') | the same (nothing unmatched) | the same |
 | macro F1 | 2 p / (1 + p) / K, p = n_max / N | not given (no simple formula) |
 | ROC-AUC | 0.5 | 0.5 |
 """
@@ -37,7 +38,8 @@ def baseline(kind: str, metric: str, label_counts: Mapping[str, int]) -> float |
     if metric == "auc_ovr":
         return 0.5
     if kind == "chance":
-        if metric in ("accuracy", "balanced_accuracy", "recall_macro", "precision_macro"):
+        if metric in ("accuracy", "balanced_accuracy", "recall_macro", "precision_macro",
+                      "precision_macro_union"):
             return 1 / k
         return None
     if kind == "majority":
@@ -46,6 +48,7 @@ def baseline(kind: str, metric: str, label_counts: Mapping[str, int]) -> float |
             "balanced_accuracy": 1 / k,
             "recall_macro": 1 / k,
             "precision_macro": p / k,
+            "precision_macro_union": p / k,
             "f1_macro": 2 * p / (1 + p) / k,
         }.get(metric)
     raise ValueError(f"unknown baseline {kind!r} (expected one of {', '.join(BASELINES)})")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from harness.results import RUN, MetricsFile, RunFile, SchemaError, Scores, read_metrics, read_run
 
-DEFAULT_DECODING = "greedy"
-DEFAULT_MATCHER = "sound"
+DEFAULT_DECODING = "greedy"  # of results written before protocols existed
+DEFAULT_MATCHER = "sound"  # likewise
 
 
 @dataclass
@@ -92,6 +92,23 @@ class Run:
         return commit + ("+dirty" if git.get("dirty") else "")
 
     @property
+    def protocol(self) -> str | None:
+        """paper | sound; None for results written before the harness had protocols."""
+        value = self.metrics.protocol or (self.run.protocol if self.run is not None else None)
+        return str(value) if value else None
+
+    @property
+    def default_preset(self) -> str:
+        """The decoding preset this run's protocol uses for its task kind."""
+        if self.protocol is None:
+            return DEFAULT_DECODING
+        from harness.protocol import value
+
+        kind = "zeroshot" if self.kind == "zeroshot" else "vqa"
+        return f"paper-{kind}" if value(f"{kind}.decoding.do_sample", self.protocol) \
+            else "greedy"
+
+    @property
     def decoding_preset(self) -> str | None:
         decoding = None
         if self.run is not None:
@@ -101,6 +118,15 @@ class Run:
     @property
     def matcher(self) -> str | None:
         return self.scores.scoring.get("matcher")
+
+    @property
+    def other_matcher(self) -> tuple[str, dict[str, float | None]] | None:
+        """The zero-shot matcher scored beside the headline one, and its overall scores."""
+        for name in ("paper", "sound"):
+            other = self.scores.alternatives.get(f"{name}-matcher")
+            if name != (self.matcher or DEFAULT_MATCHER) and other is not None:
+                return name, other.overall
+        return None
 
     @property
     def label_counts(self) -> dict[str, int]:

@@ -45,9 +45,12 @@ TEXT_METRICS = {"bleu4": "Bleu-4", "meteor": "Meteor", "rougeL": "Rouge-l",
                 "bertscore": "BertScore", "recall": "recall"}  # Table 3's headers
 CLASS_METRICS = {
     "probe": {"accuracy": "ACC", "recall_macro": "Recall"},  # Table 4
-    "zeroshot": {"accuracy": "ACC", "precision_macro": "precision"},  # Table 5
+    # Table 5; its precision is the authors' (unmatched answers included), ours beside it
+    "zeroshot": {"accuracy": "ACC", "precision_macro_union": "precision",
+                 "precision_macro": "precision (true classes)"},
 }
 METRIC_TITLES = {"accuracy": "ACC", "balanced_accuracy": "BACC", "precision_macro": "precision",
+                 "precision_macro_union": "precision (with unmatched)",
                  "recall_macro": "recall", "f1_macro": "F1", "auc_ovr": "AUC"}
 PRIMARY = {"vqa": "bleu4", "caption": "bleu4", "probe": "accuracy", "zeroshot": "accuracy"}
 KIND_TITLES = {"vqa": "VQA", "caption": "Image description", "probe": "Linear probe",
@@ -272,6 +275,13 @@ def fill_not_applicable(table: Table, cells: list[tuple[str, str, str]], *rows: 
                 row.cells[col.key] = Cell(text=NOT_APPLICABLE)
 
 
+MATCHER_NOTES = {
+    "paper": "answers matched to a class with the authors' first-substring rule (`paper` "
+             "matcher), scored beside the run's `sound` matcher; the paper's numbers are "
+             "compared with the paper matcher's",
+    "sound": "answers matched with the harness's `sound` matcher (whole words, synonyms, "
+             "negation; two classes named = unmatched), scored beside the run's `paper` matcher",
+}
 SETTINGS = {3: "its sampling decoding", 4: "its probe protocol",
             5: "its decoding and first-substring answer matching"}
 
@@ -345,22 +355,21 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
             value = baselines.baseline("chance", m, run.label_counts)
             if value is not None:
                 chance[f"{d}:{m}"] = value
-    paper_cells = [(f"{d}:{m}", d, m) for d in datasets for m in metrics]
-    paper_matcher_note = (
-        "answers matched to a class with the paper's first-substring rule (`paper` matcher), "
-        "scored beside the default `sound` matcher; this row (not in the bold contest) is the "
-        "one compared with the paper")
+    printed = set(reported.TABLES[paper].columns.values()) if paper is not None else set()
+    paper_cells = [(f"{d}:{m}", d, m) for d in datasets for m in metrics if m in printed]
     for model in sorted({r.model for r in runs}):
         mine = [r for r in runs if r.model == model]
         row = Row(model + "".join(dict.fromkeys(run_notes(r, notes) for r in mine)))
-        paper_row = Row(f"↳ {model}, paper matcher", kind=ALT)
+        alt_name = next((o[0] for r in mine if (o := r.other_matcher)), "paper")
+        alt_row = Row(f"↳ {model}, {alt_name} matcher", kind=ALT)
+        paper_cells_row = Row("")  # the paper matcher's values, whichever row shows them
         for run in mine:
             matcher = run.matcher
-            if matcher not in (None, DEFAULT_MATCHER) and kind == "zeroshot":
+            if matcher not in (None, DEFAULT_MATCHER) and kind == "zeroshot" \
+                    and run.protocol is None:
                 row.label += notes.ref(f"matcher `{matcher}` (the default is `sound`)")
             ci = run.scores.ci
-            alt = run.scores.alternatives.get("paper-matcher")
-            paper_overall = alt.overall if alt is not None else {}
+            other = run.other_matcher
             for m in metrics:
                 col = f"{run.dataset}:{m}"
                 value = run.overall.get(m)
@@ -370,19 +379,24 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
                     row.cells[col] = Cell(
                         float(value), link=link(run, out), suffix=below + coverage_suffix(run),
                         ci=(float(bounds[0]), float(bounds[1])) if bounds else None)
-                if paper_overall.get(m) is not None:
-                    value = float(paper_overall[m])
+                    if matcher == "paper":
+                        paper_cells_row.cells[col] = row.cells[col]
+                if other is not None and other[1].get(m) is not None:
+                    value = float(other[1][m])
                     below = " ↓" if col in chance and value < chance[col] else ""
-                    paper_row.cells[col] = Cell(value, link=link(run, out), suffix=below)
+                    alt_row.cells[col] = Cell(value, link=link(run, out), suffix=below)
+                    if other[0] == "paper":
+                        paper_cells_row.cells[col] = alt_row.cells[col]
         table.rows.append(row)
-        if paper_row.cells:
-            paper_row.label += notes.ref(paper_matcher_note)
-            table.rows.append(paper_row)
+        if alt_row.cells:
+            alt_row.label += notes.ref(MATCHER_NOTES[alt_name])
+            table.rows.append(alt_row)
         if paper is not None:
             add_reported(table, paper, mine[0], paper_cells, notes,
-                         against=paper_row if kind == "zeroshot" else row,
+                         against=paper_cells_row if kind == "zeroshot" else row,
                          label="↳ Δ paper matcher − reported" if kind == "zeroshot" else None)
-            if kind == "zeroshot" and not paper_row.cells and table.rows[-1].kind == DELTA:
+            if kind == "zeroshot" and not paper_cells_row.cells \
+                    and table.rows[-1].kind == DELTA:
                 table.rows.pop()  # no same-computation row to compare
     if paper is not None:
         add_unreproduced(table, paper, runs, paper_cells, notes)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.leaderboards.collect import DEFAULT_DECODING, Run
+from harness.leaderboards.collect import Run
 from harness.leaderboards.markdown import Footnotes
 
 
@@ -20,10 +20,10 @@ def run_notes(run: Run, notes: Footnotes, skip_decoding: bool = False) -> str:
     """Footnote references for what is not default about a run (decoding, limit, warnings)."""
     refs = []
     preset = run.decoding_preset
-    if preset is not None and preset != DEFAULT_DECODING and not skip_decoding:
+    if preset is not None and preset != run.default_preset and not skip_decoding:
         refs.append(notes.ref(
-            f"decoding preset `{preset}` (the default is `{DEFAULT_DECODING}`); the settings are "
-            "in the run's run.json"))
+            f"decoding preset `{preset}` (the {run.protocol or 'pre-protocol'} default is "
+            f"`{run.default_preset}`); the settings are in the run's run.json"))
     limit = run.limit
     if limit:
         refs.append(notes.ref(f"`--limit {limit}`: only the first {limit} samples were evaluated"))
@@ -65,14 +65,14 @@ def provenance_warnings(runs: Sequence[Run]) -> list[str]:
 def runs_index(runs: Sequence[Run], out: Path) -> str:
     """A table of every run a document uses: folder, commit, task fingerprint, version."""
     lines = [
-        "| task | model | results | commit | task fingerprint | harness | decoding | n | "
-        "coverage |",
-        "|---|---|---|---|---|---|---|---:|---:|",
+        "| task | model | results | commit | task fingerprint | harness | protocol | decoding | "
+        "n | coverage |",
+        "|---|---|---|---|---|---|---|---|---:|---:|",
     ]
     for r in sorted(runs, key=lambda r: (r.task_folder, r.model)):
         cov = "-" if r.coverage is None else f"{100 * r.coverage:.1f}%"
         lines.append(
             f"| `{r.task_folder}` | {r.model} | [{r.rel}]({link(r, out, '')}) | {r.commit} | "
-            f"{r.fingerprint[:12]} | {r.harness_version} | {r.decoding_preset or '-'} | "
-            f"{r.n} | {cov} |")
+            f"{r.fingerprint[:12]} | {r.harness_version} | {r.protocol or '-'} | "
+            f"{r.decoding_preset or '-'} | {r.n} | {cov} |")
     return "\n".join(lines)

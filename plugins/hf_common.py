@@ -34,6 +34,7 @@ from harness.plugins.hf_loading import (
 
 from harness.errors import HarnessError, UsageError
 from harness.model import Model
+from harness.protocol.settings import DEFAULT_PROTOCOL
 from harness.types import Decoding, Request
 
 CAPABILITIES = frozenset({"generate", "encode_images", "score_choices"})
@@ -50,7 +51,7 @@ class Family:
     chat_template: str | None = None  # the authors' template; None: the checkpoint's own
     system: str | None = None  # the authors' default system message, if any
     answer_prefix: str = ""  # text between the generation prompt and a scored answer
-    pad_to_square: bool = False
+    pad_to_square: bool = False  # the family's own image handling; a protocol may override it
 
 
 class HFVisionLanguageModel(Model):
@@ -61,7 +62,8 @@ class HFVisionLanguageModel(Model):
     def __init__(self, name: str, family: Family, model: Any, processor: Any,
                  checkpoint: str, folder: Path, opts: LoadOptions, device: str,
                  provenance: dict[str, Any] | None = None,
-                 blocked_token_ids: Sequence[int] = (), weights_key: str | None = None) -> None:
+                 blocked_token_ids: Sequence[int] = (), weights_key: str | None = None,
+                 square: str | None = None) -> None:
         self.name, self.family, self.model, self.processor = name, family, model, processor
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"  # batched generation: prompts end together
@@ -73,6 +75,8 @@ class HFVisionLanguageModel(Model):
         self.batch_size_hint = opts.batch_size
         self.template = self._template()
         self.pad_to_square = family.pad_to_square or bool(self.provenance.get("pad_to_square"))
+        if square is not None:  # the protocol's setting image.<family>, or -M square=
+            self.pad_to_square = square == "pad"
         # The content key of what runs (for a converted checkpoint: the conversion's key),
         # the same key the runner folds into every request fingerprint.
         self._weights_hash = weights_key or checkpoint_key(folder)
@@ -105,7 +109,7 @@ class HFVisionLanguageModel(Model):
             "device": self.device,
             "device_map": self.opts.device_map,
             "image_preprocessing": "expand-to-square (mean colour), then the processor"
-            if self.pad_to_square else "the processor",
+            if self.pad_to_square else "the processor (resize, centre crop where it crops)",
             "generation": "the request's Decoding (greedy unless a preset says otherwise), "
             "left padding, new tokens only, special tokens skipped",
             "score": f"{self.opts.score} of answer-token log-probabilities",
@@ -166,15 +170,9 @@ class HFVisionLanguageModel(Model):
         return answers
 
     def _generation_kwargs(self, d: Decoding) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": d.max_new_tokens, "min_new_tokens": d.min_new_tokens,
-            "do_sample": d.do_sample, "num_beams": d.num_beams,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if d.do_sample:
-            kwargs.update(temperature=d.temperature, top_p=d.top_p)
-        else:  # checkpoints' generation_config may carry sampling defaults: greedy means greedy
-            kwargs.update(temperature=None, top_p=None, top_k=None)
+        # The same arguments run.json records (Decoding.generate_kwargs), plus padding.
+        kwargs: dict[str, Any] = {**d.generate_kwargs(),
+                                  "pad_token_id": self.tokenizer.pad_token_id}
         if self.blocked:
             kwargs["suppress_tokens"] = self.blocked
         return kwargs
@@ -342,6 +340,8 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
     model_path = kw.pop("model_path", None)
     device = kw.pop("device", None) or "auto"
     kw.pop("seed", None)  # decoding carries the seed of each request
+    protocol = kw.pop("protocol", DEFAULT_PROTOCOL)
+    square = image_square(name, family, protocol, kw.pop("square", None))
     opts = parse_options(name, kw, allowed)
     set_threads_from_env()
     dev = resolve_device(name, device)
@@ -357,12 +357,25 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
     model = load_model_checked(name, folder, opts, dev, dtype, family.architectures)
     processor = load_processor(folder, opts.trust_remote_code)
     built = model_class(name, family, model, processor, source, folder, opts, dev,
-                        provenance, blocked, weights_key)
+                        provenance, blocked, weights_key, square)
     if provenance.get("converted_from"):
         from harness.plugins.llava_tokens import check_prompt_ids
 
         check_prompt_ids(built, folder)
     return built
+
+
+def image_square(name: str, family: Family, protocol: str, option: Any = None) -> str | None:
+    """``pad`` or ``crop`` for images that are not square: ``-M square=``, else the protocol's
+    setting ``image.<family>``; None where neither says (the family's own handling)."""
+    if option is not None:
+        if option not in ("pad", "crop"):
+            raise UsageError(f"model '{name}': option square={option!r} is not pad or crop")
+        return str(option)
+    from harness.protocol import BY_KEY, check
+
+    setting = BY_KEY.get(f"image.{family.name}")
+    return None if setting is None else setting.value(check(protocol, f"model '{name}'"))
 
 
 def spec_weights_key(name: str, default_checkpoint: str | None,

@@ -25,6 +25,7 @@ from harness.plugins.hf_common import (
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 HUATUO_TEMPLATE = (
@@ -45,9 +46,9 @@ CHECKPOINT = "FreedomIntelligence/HuatuoGPT-Vision-7B"
 OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 
 
-def make_huatuo(**kw: Any) -> Any:
-    return build("huatuogpt-vision-7b", FAMILY, CHECKPOINT, kw, allowed=OPTIONS,
-                 prepare=converted_llava("huatuogpt-vision"),
+def make_huatuo(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("huatuogpt-vision-7b", FAMILY, CHECKPOINT, {**kw, "protocol": protocol},
+                 allowed=OPTIONS, prepare=converted_llava("huatuogpt-vision"),
                  key=converted_key("huatuogpt-vision"))
 
 

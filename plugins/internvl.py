@@ -22,6 +22,7 @@ from harness.plugins.hf_loading import LoadOptions, read_json
 
 from harness import hookimpl
 from harness.errors import UsageError
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 DEFAULT_CHECKPOINT = "OpenGVLab/InternVL2_5-8B-MPO-hf"
@@ -53,8 +54,9 @@ def native_only(name: str, folder: Path, opts: LoadOptions
     return folder, {}, ()
 
 
-def make_internvl(**kw: Any) -> Any:
-    return build("internvl2.5-8b", FAMILY, DEFAULT_CHECKPOINT, kw, prepare=native_only)
+def make_internvl(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("internvl2.5-8b", FAMILY, DEFAULT_CHECKPOINT, {**kw, "protocol": protocol},
+                 prepare=native_only)
 
 
 @hookimpl

@@ -1,9 +1,12 @@
 """LLaVA-1.6 (LLaVA-NeXT), transformers-native: ``llava-v1.6-7b``.
 
-Default checkpoint ``llava-hf/llava-v1.6-vicuna-7b-hf``. Prompt: the LLaVA authors'
-``vicuna_v1`` conversation (their system sentence, ``USER: <image>\\nQ ASSISTANT:``),
-which is what LLaVA-1.6-Vicuna was trained and evaluated with; ``-M
-chat_template=checkpoint`` uses the checkpoint's own (shorter) template instead.
+Default checkpoint ``llava-hf/llava-v1.6-vicuna-7b-hf``. Prompt: the ``v1`` (``vicuna_v1``)
+conversation, which the MM-Skin authors' VQA_test.py names for LLaVA-1.6 (line 228 at
+31d105c) and LLaVA's own evaluation scripts use (scripts/v1_5/eval): the system
+sentence "A chat between a curious user ..." (llava/conversation.py:242-244 in both
+repositories; LLaVA's other template, ``llava_v1``, says "human"), then
+``USER: <image>\\nQ ASSISTANT:``. ``-M chat_template=checkpoint`` uses the
+checkpoint's own (shorter) template instead.
 Images: the processor's any-resolution tiling.
 """
 
@@ -15,11 +18,12 @@ from typing import Any
 from harness.plugins.hf_common import CAPABILITIES, Family, build, content, spec_weights_key
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 VICUNA_SYSTEM = (
-    "A chat between a curious human and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the human's questions."
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
 # LLaVA's vicuna_v1: "<s>{system} USER: <image>\nQ ASSISTANT: A</s>" (separators " " and "</s>").
 VICUNA_TEMPLATE = (
@@ -36,8 +40,9 @@ FAMILY = Family(
 )
 
 
-def make_llava_next(**kw: Any) -> Any:
-    return build("llava-v1.6-7b", FAMILY, "llava-hf/llava-v1.6-vicuna-7b-hf", kw)
+def make_llava_next(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("llava-v1.6-7b", FAMILY, "llava-hf/llava-v1.6-vicuna-7b-hf",
+                 {**kw, "protocol": protocol})
 
 
 @hookimpl

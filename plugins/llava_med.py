@@ -24,6 +24,7 @@ from harness.plugins.hf_common import (
 from harness.plugins.hf_loading import STANDARD_OPTIONS
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 # LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
@@ -42,9 +43,10 @@ CONVERTED_OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 CHECKPOINT = "microsoft/llava-med-v1.5-mistral-7b"
 
 
-def make_llava_med(**kw: Any) -> Any:
-    return build("llava-med-7b", FAMILY, CHECKPOINT, kw, allowed=CONVERTED_OPTIONS,
-                 prepare=converted_llava("llava-med"), key=converted_key("llava-med"))
+def make_llava_med(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("llava-med-7b", FAMILY, CHECKPOINT, {**kw, "protocol": protocol},
+                 allowed=CONVERTED_OPTIONS, prepare=converted_llava("llava-med"),
+                 key=converted_key("llava-med"))
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from typing import Any
 from harness.plugins.hf_common import CAPABILITIES, Family, build, spec_weights_key
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 FAMILY = Family(
@@ -22,8 +23,9 @@ FAMILY = Family(
 )
 
 
-def make_qwen_vl(**kw: Any) -> Any:
-    return build("qwen2.5-vl-7b", FAMILY, "Qwen/Qwen2.5-VL-7B-Instruct", kw)
+def make_qwen_vl(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    return build("qwen2.5-vl-7b", FAMILY, "Qwen/Qwen2.5-VL-7B-Instruct",
+                 {**kw, "protocol": protocol})
 
 
 @hookimpl

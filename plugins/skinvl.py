@@ -36,6 +36,7 @@ from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
 
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 FAMILY = Family(
@@ -54,14 +55,15 @@ PREPARE, KEY = converted_llava("skinvl"), converted_key("skinvl")
 
 
 def make_published(name: str) -> Callable[..., Any]:
-    def factory(**kw: Any) -> Any:
-        return build(name, FAMILY, PUBLISHED[name][0], kw, allowed=OPTIONS, prepare=PREPARE,
-                     key=KEY)
+    def factory(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+        return build(name, FAMILY, PUBLISHED[name][0], {**kw, "protocol": protocol},
+                     allowed=OPTIONS, prepare=PREPARE, key=KEY)
 
     return factory
 
 
-def make_local(**kw: Any) -> Any:
+def make_local(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
+    kw["protocol"] = protocol
     path = kw.get("model_path")
     if not path:
         raise UsageError(

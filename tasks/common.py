@@ -1,12 +1,14 @@
-"""Helpers shared by the task plugins: dataset loading and option parsing."""
+"""Helpers shared by the task plugins: dataset loading, option parsing, protocol defaults."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 from harness.options import parse_bool
+from harness.protocol.settings import SOUND_DECODING
 from harness.specs import DatasetSpec
 from harness.types import DECODING_PRESETS, Decoding, Sample
 
@@ -84,14 +86,39 @@ def as_choice(task: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def decoding_preset(task: str, name: str, max_new_tokens: Any = None) -> Decoding:
-    preset = DECODING_PRESETS.get(as_choice(task, "decoding", name, tuple(DECODING_PRESETS)))
-    assert preset is not None
+def decoding_for(task: str, kind: str, protocol: str, name: Any = None,
+                 max_new_tokens: Any = None) -> Decoding:
+    """The decoding a generation task sends under ``protocol``, or the preset ``-T decoding=``
+    names: ``paper`` (the authors' script for this task kind), ``greedy`` or a full preset
+    name. Greedy answers are as long as the sound protocol allows, unless
+    ``-T max_new_tokens=`` says otherwise."""
+    if name is None:
+        name = "paper" if protocol == "paper" else "greedy"
+    name = as_choice(task, "decoding", name, ("paper", *DECODING_PRESETS))
+    preset = DECODING_PRESETS[f"paper-{kind}" if name == "paper" else name]
+    if max_new_tokens is None and not preset.do_sample:
+        max_new_tokens = SOUND_DECODING[kind]["max_new_tokens"]
     if max_new_tokens is not None:
-        from dataclasses import replace
-
         preset = replace(preset, max_new_tokens=as_int(task, "max_new_tokens", max_new_tokens))
     return preset
+
+
+def decoding_variant(task: str, kind: str, protocol: str, decoding: Decoding) -> list[str]:
+    """Folder-name parts for a decoding that differs from the protocol's own."""
+    default = decoding_for(task, kind, protocol)
+    if decoding == default:
+        return []
+    parts = [] if decoding.preset == default.preset else [f"decoding={decoding.preset}"]
+    natural = decoding_for(task, kind, protocol, decoding.preset)
+    if decoding.max_new_tokens != natural.max_new_tokens:
+        parts.append(f"max_new_tokens={decoding.max_new_tokens}")
+    return parts
+
+
+def task_protocol(task: str, protocol: Any) -> str:
+    from harness.protocol import check
+
+    return check(protocol, f"task '{task}'")
 
 
 def group_values(samples: list[Sample], field: str) -> list[str | None]:

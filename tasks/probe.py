@@ -2,10 +2,19 @@
 
 Features come from the model's ``encode_images`` (pooled after the multimodal
 projector, f(I) = P_mm(E_vision(I))). A logistic regression is grid-searched
-over C by 5-fold stratified cross-validation on the training split (ROC-AUC),
-refit with the best C, and scored on the test split (and validation where
-there is one). The feature vectors are stored with the run, so a second probe
-on the same model and images does no model work.
+over C by 5-fold stratified cross-validation (ROC-AUC), refit with the best C on
+the training split, and scored on the validation and test splits. The feature
+vectors are stored with the run, so a second probe on the same model and images
+does no model work.
+
+Under ``--protocol paper`` (the authors' SFT_classification.py): the validation
+split is a seeded random 20% of the training images unless the authors publish
+one (``-T val=random``), the grid search runs on training + validation images
+(``-T grid=train+val``) with unshuffled ``StratifiedKFold(5)`` over the training
+images in shuffled order followed by the validation images (``-T folds=plain``).
+Under ``sound``: the dataset's own seeded 3:1 split (``val=dataset``), the grid on
+the training split only (``grid=train``), and folds that keep each lesion or
+patient on one side (``folds=grouped``).
 """
 
 from __future__ import annotations
@@ -21,19 +30,26 @@ import numpy as np
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
+    as_choice,
     as_int,
     dataset_spec,
     group_fields,
     load_split,
+    task_protocol,
 )
 
 from harness import hookimpl
 from harness.errors import HarnessError
+from harness.protocol import DEFAULT_PROTOCOL, value
 from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
 PARALLEL_FOLDS_FROM = 2000  # training samples
+
+
+VAL_FRACTION = 0.2  # the authors' random validation share (setting probe.val)
+PAPER_FILE = "paper-split-file"  # split_method prefix of samples read from the authors' files
 
 
 class ProbeTask(Task):
@@ -44,14 +60,26 @@ class ProbeTask(Task):
         self,
         name: str,
         dataset: str,
+        protocol: str = DEFAULT_PROTOCOL,
         seed: Any = 0,
-        folds: Any = 5,
+        folds: str | None = None,
+        n_folds: Any = 5,
+        grid: str | None = None,
+        val: str | None = None,
         subsample: Any = None,
         bootstrap: Any = 1000,
     ) -> None:
         self.name, self.dataset = name, dataset
+        self.protocol = task_protocol(name, protocol)
         self.seed = as_int(name, "seed", seed)
-        self.folds = as_int(name, "folds", folds)
+        self.defaults = {k: value(f"probe.{k}", self.protocol)
+                         for k in ("folds", "grid_on", "val")}
+        self.folds = as_choice(name, "folds", folds or self.defaults["folds"],
+                               ("plain", "grouped"))
+        self.grid_on = as_choice(name, "grid", grid or self.defaults["grid_on"],
+                                 ("train+val", "train"))
+        self.val = as_choice(name, "val", val or self.defaults["val"], ("random", "dataset"))
+        self.n_folds = as_int(name, "n_folds", n_folds)
         self.bootstrap = as_int(name, "bootstrap", bootstrap)
         self._subsample = subsample
         self._spec = None
@@ -80,23 +108,61 @@ class ProbeTask(Task):
     def config(self) -> dict[str, Any]:
         # Only what shapes the feature requests: the probe's settings are scoring.
         return {"name": self.name, "dataset": self.dataset, "subsample": self.subsample,
-                "seed": self.seed, "protocol": "probe-v1"}
+                "seed": self.seed, "protocol": self.protocol, "probe": "probe-v1"}
+
+    def scoring_config(self) -> dict[str, Any]:
+        return {"folds": self.folds, "n_folds": self.n_folds, "grid_on": self.grid_on,
+                "refit_on": "train", "val": self.val, "bootstrap": self.bootstrap}
+
+    def variant(self) -> str:
+        chosen = {"folds": self.folds, "grid_on": self.grid_on, "val": self.val}
+        names = {"grid_on": "grid"}
+        parts = [f"{names.get(k, k)}={v}" for k, v in chosen.items() if v != self.defaults[k]]
+        if self.n_folds != 5:
+            parts.append(f"n_folds={self.n_folds}")
+        return ",".join(parts)
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
-        samples: list[Sample] = []
+        parts: dict[str, list[Sample]] = {}
         self.data_report = DataReport()
         for split in ("train", "val", "test"):
-            if split not in self.spec.splits:
-                continue
-            part = load_split(self.spec, data_root, split, self.data_report)
-            if split != "test" and self.subsample is not None:
-                part = [s for s in part if self._keep(s)]
-            samples += part
-        if not any(s.split == "train" for s in samples):
+            if split in self.spec.splits:
+                parts[split] = load_split(self.spec, data_root, split, self.data_report)
+        if not parts.get("train"):
             raise HarnessError(
                 f"task '{self.name}': dataset '{self.dataset}' has no training split"
             )
+        if self.val == "random":
+            self._random_val(parts)
+        samples: list[Sample] = []
+        for split in ("train", "val", "test"):
+            part = parts.get(split, [])
+            if split != "test" and self.subsample is not None:
+                part = [s for s in part if self._keep(s)]
+            samples += part
         return samples
+
+    def _random_val(self, parts: dict[str, list[Sample]]) -> None:
+        """The authors' validation split: a random 20% of the training images (int(0.2 n),
+        as torch's random_split), drawn by a seeded hash; kept where they publish a file."""
+        val = parts.get("val", [])
+        if val and all(str(s.meta.get("split_method", "")).startswith(PAPER_FILE) for s in val):
+            return
+        pool = parts["train"] + val
+        order = sorted(pool, key=lambda s: self._rank("val", s.id))
+        n_val = int(len(pool) * VAL_FRACTION)
+        method = f"random-{int(VAL_FRACTION * 100)}%-of-train(seed={self.seed})"
+        for i, s in enumerate(order):
+            s.split = "val" if i < n_val else "train"
+            s.meta["split_method"] = method
+        parts["train"] = [s for s in pool if s.split == "train"]
+        parts["val"] = [s for s in pool if s.split == "val"]
+        self.data_report.notes.append(
+            f"validation split: {n_val} of {len(pool)} training images drawn at random "
+            f"({method}), as the authors' SFT_classification.py does")
+
+    def _rank(self, purpose: str, sid: str) -> bytes:
+        return hashlib.sha256(f"{purpose}:{self.seed}:{sid}".encode()).digest()
 
     @staticmethod
     def fold_jobs(n_train: int) -> int:
@@ -114,6 +180,14 @@ class ProbeTask(Task):
     def _keep(self, sample: Sample) -> bool:
         h = hashlib.sha256(f"{self.seed}:{sample.id}".encode()).digest()
         return int.from_bytes(h[:8], "little") / 2**64 < (self.subsample or 1.0)
+
+    def grid_set(self, train: list[Sample], val: list[Sample]) -> tuple[list[Sample], int]:
+        """The grid search's samples in fold order and how many of them are training samples.
+
+        Plain folds follow the order: the authors' training loader shuffles, so the training
+        samples come in a seeded random order, then the validation samples."""
+        train = sorted(train, key=lambda s: self._rank("order", s.id))
+        return (train + val if self.grid_on == "train+val" else train), len(train)
 
     def build_request(self, sample: Sample) -> Request:
         if sample.image is None:
@@ -145,10 +219,17 @@ class ProbeTask(Task):
             raise HarnessError(f"task '{self.name}': no answered train or test samples to probe")
         X = {k: np.stack([np.asarray(predictions[s.id].output) for s in v])
              for k, v in by_split.items()}
+        grid, n_train = self.grid_set(train, by_split.get("val", []))
+        row = {s.id: i for i, s in enumerate(train + by_split.get("val", []))}
+        X_grid = np.concatenate([X["train"], X["val"]]) if "val" in X else X["train"]
+        X_grid = X_grid[[row[s.id] for s in grid]]
         group_key = self.spec.extra.get("group_key")
-        groups = [str(s.meta.get(group_key, s.id)) for s in train] if group_key else None
-        fit = fit_probe(X["train"], [s.label for s in train], groups=groups,
-                        n_folds=self.folds, seed=self.seed, n_jobs=self.fold_jobs(len(train)))
+        groups = None
+        if self.folds == "grouped" and group_key:
+            groups = [str(s.meta.get(group_key, s.id)) for s in grid]
+        fit = fit_probe(X_grid, [s.label for s in grid], groups=groups, n_folds=self.n_folds,
+                        seed=self.seed, n_jobs=self.fold_jobs(len(grid)),
+                        refit_on=np.arange(len(grid)) < n_train)
         out: dict[str, Any] = {"probe": fit.to_dict(), "splits": {}}
         for split in ("test", "val"):
             if split not in by_split:
@@ -167,13 +248,15 @@ class ProbeTask(Task):
         out.update({k: v for k, v in out["splits"]["test"].items() if k != "groups"} | {
             "groups": out["splits"]["test"].get("groups", {})})
         out["sizes"] = {k: len(v) for k, v in by_split.items()}
+        out["protocol"] = {"name": self.protocol, **self.scoring_config(), "grid_size": len(grid),
+                           "grouped_by": group_key if groups is not None else None}
         out["label_counts"] = dict(Counter(s.label or "" for s in samples if s.split == "test"))
         return out
 
 
 def _factory(name: str, dataset: str) -> Callable[..., ProbeTask]:
-    def make(**options: Any) -> ProbeTask:
-        return ProbeTask(name, dataset, **options)
+    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> ProbeTask:
+        return ProbeTask(name, dataset, protocol, **options)
 
     return make
 

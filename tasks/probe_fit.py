@@ -55,13 +55,15 @@ class ProbeResult:
     cv: str = ""
     exact: bool = False
     model: Pipeline | None = field(default=None, repr=False)  # scaler + refitted classifier
+    n_refit: int = 0  # rows the final model was fitted on
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "best_C": self.best_C, "grid": self.grid, "fold_scores": self.fold_scores,
             "mean_scores": self.mean_scores, "solver": self.solver, "grouped": self.grouped,
             "n_folds": self.n_folds, "notes": self.notes, "classes": self.classes,
-            "n_samples": self.n_samples, "cv": self.cv, "exact": self.exact,
+            "n_samples": self.n_samples, "n_refit": self.n_refit, "cv": self.cv,
+            "exact": self.exact,
             "scoring": "roc_auc_ovr", "tol": TOL, "max_iter": MAX_ITER,
         }
 
@@ -189,8 +191,10 @@ def fit_probe(
     seed: int = 0,
     n_jobs: int = 1,
     exact: bool = False,
+    refit_on: Sequence[bool] | np.ndarray | None = None,
 ) -> ProbeResult:
-    """Grid-search C by cross-validated ROC-AUC, then refit on all of (X, y) with the best C."""
+    """Grid-search C by cross-validated ROC-AUC, then refit with the best C on all of (X, y),
+    or on the rows ``refit_on`` marks (the authors search on train+val, refit on train)."""
     labels = _check_labels(y, "training")
     X = _check_features(X, len(labels), "training")
     grid = np.sort(np.asarray(Cs, dtype=float))
@@ -221,13 +225,17 @@ def fit_probe(
         if folds:
             notes.append(f"lbfgs hit max_iter={MAX_ITER} at C={C:.3g} in fold(s) {folds}")
 
-    model = _refit(X, labels, np.float64(grid[best]), [p[1][best] for p in paths], classes, exact)
+    refit = np.ones(len(labels), bool) if refit_on is None else np.asarray(refit_on, bool)
+    if refit.shape != (len(labels),) or not refit.any():
+        raise HarnessError(f"probe: refit_on must mark some of the {len(labels)} rows")
+    model = _refit(X[refit], labels[refit], np.float64(grid[best]), [p[1][best] for p in paths],
+                   np.unique(labels[refit]), exact)
     return ProbeResult(
         best_C=float(grid[best]), grid=[float(c) for c in grid], fold_scores=fold_scores,
         mean_scores=[float(m) for m in means],
         solver="lbfgs" + ("" if exact else " (warm-started along C, float32)"),
         grouped=g is not None, n_folds=n_folds, notes=notes, classes=classes.tolist(),
-        n_samples=len(labels), cv=cv, exact=exact, model=model,
+        n_samples=len(labels), cv=cv, exact=exact, model=model, n_refit=int(refit.sum()),
     )
 
 

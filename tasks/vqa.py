@@ -2,8 +2,9 @@
 
 Question + image go to the model; the free-text answer is scored against the
 reference with the registered VQA metrics, overall and per imaging modality.
-Decoding defaults to greedy; ``-T decoding=paper`` selects the reference
-script's sampling settings, and the run records which was used.
+Decoding follows the protocol: ``paper`` samples as the authors' VQA_test.py does
+(temperature 0.2, top-p 0.9, 5 beams, 20-256 new tokens), ``sound`` is greedy;
+``-T decoding=greedy|paper`` overrides it, and the run records which was used.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from harness.tasks.common import (
     DataReport,
     as_int,
     dataset_spec,
-    decoding_preset,
+    decoding_for,
+    decoding_variant,
     group_fields,
     load_split,
+    task_protocol,
 )
 
 from harness import hookimpl
+from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
@@ -39,15 +43,17 @@ class VqaTask(Task):
         name: str,
         dataset: str,
         kind: str = "vqa",
+        protocol: str = DEFAULT_PROTOCOL,
         split: str = "test",
-        decoding: str = "greedy",
+        decoding: str | None = None,
         max_new_tokens: Any = None,
         metrics: str | None = None,
         bertscore_model: str | None = None,
         bootstrap: Any = 1000,
     ) -> None:
         self.name, self.dataset, self.kind, self.split = name, dataset, kind, split
-        self.decoding = decoding_preset(name, decoding, max_new_tokens)
+        self.protocol = task_protocol(name, protocol)
+        self.decoding = decoding_for(name, "vqa", self.protocol, decoding, max_new_tokens)
         self.metric_names = metrics.split(",") if metrics else None
         self.bertscore_model = bertscore_model
         self.bootstrap = as_int(name, "bootstrap", bootstrap)
@@ -73,6 +79,7 @@ class VqaTask(Task):
             "kind": self.kind,
             "dataset": self.dataset,
             "split": self.split,
+            "protocol": self.protocol,
             "decoding": self.decoding.to_dict(),
             "instruction": CAPTION_INSTRUCTION if self.kind == "caption" else None,
             "prompt_version": PROMPT_VERSION,
@@ -80,8 +87,7 @@ class VqaTask(Task):
 
     def variant(self) -> str:
         parts = [] if self.split == "test" else [f"split={self.split}"]
-        if self.decoding.preset != "greedy":
-            parts.append(f"decoding={self.decoding.preset}")
+        parts += decoding_variant(self.name, "vqa", self.protocol, self.decoding)
         return ",".join(parts)
 
     def scoring_config(self) -> dict[str, Any]:
@@ -131,8 +137,8 @@ class VqaTask(Task):
 
 
 def _factory(name: str, dataset: str, kind: str) -> Callable[..., VqaTask]:
-    def make(**options: Any) -> VqaTask:
-        return VqaTask(name, dataset, kind=kind, **options)
+    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> VqaTask:
+        return VqaTask(name, dataset, kind=kind, protocol=protocol, **options)
 
     return make
 

@@ -2,11 +2,13 @@
 
 The model sees the image and the list of candidate diagnoses and answers in
 free text; the answer is matched to one candidate. Both matchers are scored on
-every run: ``sound`` (the headline) and ``paper`` (the reference's
-first-substring rule, reported beside it). ``-T mode=likelihood`` instead
-picks the candidate with the highest log-likelihood (models with
-``score_choices``). ``-T shuffle=true`` permutes the class order per sample
-(seeded) to measure order sensitivity.
+every run; the protocol picks the headline: ``paper`` (the authors' first-substring
+rule, their candidate lists and order, their decoding) or ``sound`` (whole-word
+matching with synonyms and negation, the dataset's vocabulary, greedy decoding).
+``-T matcher=``, ``-T candidates=paper|dataset`` and ``-T decoding=`` override one
+setting. ``-T mode=likelihood`` instead picks the candidate with the highest
+log-likelihood (models with ``score_choices``). ``-T shuffle=true`` permutes the
+class order per sample (seeded) to measure order sensitivity.
 """
 
 from __future__ import annotations
@@ -25,24 +27,31 @@ from harness.tasks.common import (
     as_choice,
     as_int,
     dataset_spec,
-    decoding_preset,
+    decoding_for,
+    decoding_variant,
     group_fields,
     load_split,
+    task_protocol,
 )
 from harness.tasks.matching import match
 
 from harness import hookimpl
+from harness.errors import HarnessError
+from harness.protocol import DEFAULT_PROTOCOL, value
+from harness.protocol import candidates as candidates_of
 from harness.specs import TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
-# The paper's Figure 5 question, verbatim.
-PROMPT = (
-    "This is a skin lesion image. From the following categories: {classes}, "
-    "which one is the diagnosis?"
-)
+# The paper's Figure 5 question, verbatim (setting zeroshot.prompt).
+PROMPT: str = value("zeroshot.prompt", "paper")
+SEPARATOR: str = value("zeroshot.classes_separator", "paper")
 PROMPT_VERSION = 1
 MAX_LISTED = 50
+MATCHERS = ("paper", "sound")
+# Table 5's precision is the authors' (precision_macro_union); ours is reported beside it.
+METRICS = ("accuracy", "balanced_accuracy", "precision_macro_union", "precision_macro",
+           "recall_macro", "f1_macro")
 
 
 class ZeroShotTask(Task):
@@ -52,22 +61,30 @@ class ZeroShotTask(Task):
         self,
         name: str,
         dataset: str,
+        protocol: str = DEFAULT_PROTOCOL,
         mode: str = "generate",
         shuffle: Any = False,
         seed: Any = 0,
-        decoding: str = "greedy",
-        max_new_tokens: Any = 64,
+        decoding: str | None = None,
+        max_new_tokens: Any = None,
+        matcher: str | None = None,
+        candidates: str | None = None,
         split: str = "test",
         bootstrap: Any = 1000,
     ) -> None:
         self.name, self.dataset, self.split = name, dataset, split
+        self.protocol = task_protocol(name, protocol)
         self.mode = as_choice(name, "mode", mode, ("generate", "likelihood"))
         self.capability = "generate" if self.mode == "generate" else "score_choices"
         self.shuffle = as_bool(name, "shuffle", shuffle)
         self.seed = as_int(name, "seed", seed)
-        self.decoding = decoding_preset(name, decoding, max_new_tokens)
+        self.decoding = decoding_for(name, "zeroshot", self.protocol, decoding, max_new_tokens)
+        self.matcher = as_choice(name, "matcher", matcher or self.protocol, MATCHERS)
+        self.candidates = as_choice(name, "candidates", candidates or (
+            "paper" if self.protocol == "paper" else "dataset"), ("paper", "dataset"))
         self.bootstrap = as_int(name, "bootstrap", bootstrap)
         self._spec = None
+        self._defaults = (self.protocol, "paper" if self.protocol == "paper" else "dataset")
 
     @property
     def spec(self) -> Any:
@@ -77,14 +94,25 @@ class ZeroShotTask(Task):
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.spec.classes)
+        """The candidates in prompt order: the authors' list, or the dataset's vocabulary."""
+        vocabulary = tuple(self.spec.classes)
+        authors = candidates_of(self.dataset) if self.candidates == "paper" else None
+        if authors is None:
+            return vocabulary
+        missing = [c for c in vocabulary if c not in authors]
+        if missing:
+            raise HarnessError(f"task '{self.name}': the authors' candidate list lacks the "
+                               f"dataset's class(es) {', '.join(missing)}")
+        return authors
 
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "dataset": self.dataset,
             "split": self.split,
+            "protocol": self.protocol,
             "classes": list(self.classes),
+            "candidates": self.candidates,
             "mode": self.mode,
             "shuffle": self.shuffle,
             "seed": self.seed if self.shuffle else None,
@@ -92,19 +120,34 @@ class ZeroShotTask(Task):
             "prompt_version": PROMPT_VERSION,
         }
 
+    def scoring_config(self) -> dict[str, Any]:
+        """Scoring only (changing it re-scores, never re-asks)."""
+        return {"matcher": self.matcher, "bootstrap": self.bootstrap, "metrics": list(METRICS)}
+
     def variant(self) -> str:
+        """Options that differ from the protocol's, as a folder-name suffix."""
+        matcher, candidates = self._defaults
         parts = [] if self.split == "test" else [f"split={self.split}"]
         if self.mode != "generate":
             parts.append(f"mode={self.mode}")
         if self.shuffle:
             parts.append(f"shuffle-seed={self.seed}")
-        if self.decoding.preset != "greedy":
-            parts.append(f"decoding={self.decoding.preset}")
+        if self.mode == "generate":
+            parts += decoding_variant(self.name, self.kind, self.protocol, self.decoding)
+        if self.matcher != matcher:
+            parts.append(f"matcher={self.matcher}")
+        if self.candidates != candidates:
+            parts.append(f"candidates={self.candidates}")
         return ",".join(parts)
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         self.data_report = DataReport()
-        return load_split(self.spec, data_root, self.split, self.data_report)
+        samples = load_split(self.spec, data_root, self.split, self.data_report)
+        if self.candidates == "paper" and candidates_of(self.dataset) is None:
+            self.data_report.notes.append(
+                f"the authors list no zero-shot candidates for '{self.dataset}': the dataset's "
+                "own vocabulary is used")
+        return samples
 
     def choices_for(self, sample: Sample) -> tuple[str, ...]:
         classes = list(self.classes)
@@ -118,7 +161,7 @@ class ZeroShotTask(Task):
         images = (sample.image,) if sample.image is not None else ()
         return Request(
             sample_id=sample.id,
-            prompt=PROMPT.format(classes=", ".join(choices)),
+            prompt=PROMPT.format(classes=SEPARATOR.join(choices)),
             images=images,
             decoding=self.decoding,
             choices=choices,
@@ -142,10 +185,13 @@ class ZeroShotTask(Task):
             if len(scores) != len(choices) or not np.all(np.isfinite(scores)):
                 raise ValueError(f"expected {len(choices)} finite scores, got {output!r}")
             return {"matched": choices[int(np.argmax(scores))], "how": "likelihood"}
-        text = str(output)
-        sound = match(text, self.classes, "sound", self.spec.extra.get("synonyms"))
-        paper = match(text, self.classes, "paper")
+        sound, paper = self._matches(sample, str(output))
         return {**sound.to_dict(), "paper_matched": paper.label}
+
+    def _matches(self, sample: Sample, text: str) -> tuple[Any, Any]:
+        """(sound, paper) matches; the paper's in the order the candidates were asked."""
+        sound = match(text, self.classes, "sound", self.spec.extra.get("synonyms"))
+        return sound, match(text, self.choices_for(sample), "paper")
 
     def score(
         self, samples: Sequence[Sample], predictions: dict[str, Prediction]
@@ -153,41 +199,50 @@ class ZeroShotTask(Task):
         from harness.metrics import score_classification
 
         answered = [s for s in samples if s.id in predictions]
-        extras = [predictions[s.id].extra for s in answered]
         y_true = [s.label or "" for s in answered]
         groups = group_fields(answered, GROUP_FIELDS)
-        result = score_classification(
-            y_true, [e.get("matched") for e in extras], list(self.classes),
-            groups=groups, bootstrap=self.bootstrap,
-        )
-        hows = Counter(e.get("how", "none") for e in extras)
-        n = max(len(extras), 1)
+        labels = list(self.classes)
+        if self.mode == "likelihood":
+            extras = [predictions[s.id].extra for s in answered]
+            result = score_classification(y_true, [e.get("matched") for e in extras], labels,
+                                          METRICS, groups=groups, bootstrap=self.bootstrap)
+            result["match_counts"] = {"likelihood": len(extras)}
+            result["scoring"] = {"matcher": "likelihood", "also_reported": [],
+                                 "protocol": self.protocol, "candidates": self.candidates}
+            result["label_counts"] = dict(Counter(s.label or "" for s in samples))
+            return result
+        # Matched again from the stored answers, so `harness score` applies the current rules.
+        pairs = [self._matches(s, str(predictions[s.id].output)) for s in answered]
+        by = {"sound": [m[0].label for m in pairs], "paper": [m[1].label for m in pairs]}
+        other = "sound" if self.matcher == "paper" else "paper"
+        result = score_classification(y_true, by[self.matcher], labels, METRICS, groups=groups,
+                                      bootstrap=self.bootstrap)
+        beside = score_classification(y_true, by[other], labels, METRICS, bootstrap=0)
+        result["alternatives"] = {f"{other}-matcher": {
+            "overall": beside["overall"], "metrics": beside["metrics"],
+            "extras": {"unmatched": beside.get("unmatched")}}}
+        hows = Counter(m[0].how for m in pairs)
+        n = max(len(pairs), 1)
         result["match_counts"] = dict(hows)
         # The test split's label distribution, for majority/chance baseline rows.
         result["label_counts"] = dict(Counter(s.label or "" for s in samples))
-        result["unmatched_rate"] = sum(hows[h] for h in ("none", "negated")) / n
+        result["unmatched_rate"] = sum(1 for p in by[self.matcher] if p is None) / n
         result["ambiguous_rate"] = hows["ambiguous"] / n
         result["unmatched_examples"] = [
-            {"id": s.id, "answer": str(predictions[s.id].output)[:300], "how": e.get("how")}
-            for s, e in zip(answered, extras, strict=True)
-            if e.get("matched") is None
+            {"id": s.id, "answer": str(predictions[s.id].output)[:300], "how": m[0].how}
+            for s, m, label in zip(answered, pairs, by[self.matcher], strict=True)
+            if label is None
         ][:MAX_LISTED]
-        if self.mode == "generate":
-            paper = score_classification(
-                y_true, [e.get("paper_matched") for e in extras], list(self.classes),
-                bootstrap=0,
-            )
-            result["alternatives"] = {"paper-matcher": {
-                "overall": paper["overall"], "metrics": paper["metrics"],
-                "extras": {"unmatched": paper.get("unmatched")}}}
-        result["scoring"] = {"matcher": "sound" if self.mode == "generate" else "likelihood",
-                             "also_reported": ["paper"] if self.mode == "generate" else []}
+        result["scoring"] = {"matcher": self.matcher, "also_reported": [other],
+                             "protocol": self.protocol, "candidates": self.candidates,
+                             "precision": {"paper": "precision_macro_union",
+                                           "true classes": "precision_macro"}}
         return result
 
 
 def _factory(name: str, dataset: str) -> Callable[..., ZeroShotTask]:
-    def make(**options: Any) -> ZeroShotTask:
-        return ZeroShotTask(name, dataset, **options)
+    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> ZeroShotTask:
+        return ZeroShotTask(name, dataset, protocol, **options)
 
     return make
 

@@ -14,7 +14,7 @@ def write_run(results: Path, task: str, model: str, kind: str, dataset: str,
               scores: dict[str, Any], *, n: int = 100, answered: int | None = None,
               fingerprint: str = "f" * 64, version: str = "0.1.0", preset: str = "greedy",
               folder: str | None = None, limit: int | None = None,
-              classes: list[str] | None = None) -> Path:
+              classes: list[str] | None = None, protocol: str | None = None) -> Path:
     folder = folder or task
     path = results / folder / model
     path.mkdir(parents=True, exist_ok=True)
@@ -27,6 +27,8 @@ def write_run(results: Path, task: str, model: str, kind: str, dataset: str,
         "model_key": {"name": model, "checkpoint": None, "options": {}},
         "harness_version": version,
     }
+    if protocol is not None:
+        metrics["protocol"] = protocol
     decoding = {"max_new_tokens": 64, "preset": preset} if kind != "probe" else None
     config: dict[str, Any] = {"name": task, "dataset": dataset, "decoding": decoding}
     if classes:
@@ -38,6 +40,8 @@ def write_run(results: Path, task: str, model: str, kind: str, dataset: str,
                                         "identity": None},
         "seed": 0, "started": "2025-01-01T00:00:00+00:00", "ended": "2025-01-01T00:01:00+00:00",
     }
+    if protocol is not None:
+        run["protocol"] = protocol
     (path / "metrics.json").write_text(json.dumps(metrics))
     (path / "run.json").write_text(json.dumps(run))
     return path

@@ -53,7 +53,7 @@ def test_images_prompt_and_decoding_reach_generate_content(
         greedy = Request("a", "What colour is the lesion?", images=(image,),
                          system="You are a dermatologist.")
         paper = Request("b", "Describe the image.", images=(image,),
-                        decoding=DECODING_PRESETS["paper"].with_seed(3))
+                        decoding=DECODING_PRESETS["paper-vqa"].with_seed(3))
         outputs = m.generate([greedy, paper])
         identity = m.identity()
     finally:

@@ -86,7 +86,7 @@ def test_answers_follow_requests_and_decoding_passes_through(
         greedy = Request("a", "What colour is the lesion?", images=(images["jpg"],),
                          system="You are a dermatologist.")
         paper = Request("b", "Describe the image.", images=(images["png"], images["tif"]),
-                        decoding=DECODING_PRESETS["paper"].with_seed(7))
+                        decoding=DECODING_PRESETS["paper-vqa"].with_seed(7))
         outputs = m.generate([greedy, paper])
         assert_answers_match([greedy, paper], outputs)
         log = {r["prompt"]: r for r in server.requests()}

@@ -107,12 +107,13 @@ def test_pad_seeded_split_is_grouped_stratified_and_stable(root: Path) -> None:
     patients = {s: {x.meta["patient_id"] for x in p} for s, p in parts.items()}
     assert not (patients["train"] & patients["test"]) and not (patients["val"] & patients["test"])
     assert not (patients["train"] & patients["val"])
-    share = len(parts["test"]) / 2298
-    assert 0.15 < share < 0.25, share
+    assert len(parts["test"]) == 460  # the paper's n (8:2; tests/test_protocol.py)
     assert {x.label for x in parts["test"]} == set(a.classes)
     again = adapter("pad-ufes-20").load(root, "test")
     assert [s.id for s in again] == [s.id for s in parts["test"]]
-    assert parts["test"][0].meta["split_method"].startswith("seeded-stratified(seed=0")
+    assert parts["test"][0].meta["split_method"].startswith(
+        "seeded-stratified-holdout(seed=0,ratio=8:2,n=460")
+    assert parts["train"][0].meta["split_method"].startswith("seeded-stratified(seed=0")
     m = a.manifest(root)
     assert m["splits"]["test"]["n"] == len(parts["test"]) and len(
         m["splits"]["test"]["ids_sha256"]) == 64

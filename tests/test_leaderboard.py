@@ -64,35 +64,65 @@ def test_probe_table_bold_best_missing_cells_and_baselines(tmp_path: Path) -> No
 def test_zeroshot_reported_rows_and_difference_use_the_paper_matcher(tmp_path: Path) -> None:
     results = tmp_path / "results"
     write_run(results, "zeroshot/ham10000", "llava-med-7b", "zeroshot", "ham10000", {
-        "overall": {"accuracy": 0.0400, "precision_macro": 0.0200},
-        "paper_matcher": {"overall": {"accuracy": 0.0600, "precision_macro": 0.0100}},
+        "overall": {"accuracy": 0.0400, "precision_macro_union": 0.0200,
+                    "precision_macro": 0.0300},
+        "paper_matcher": {"overall": {"accuracy": 0.0600, "precision_macro_union": 0.0100,
+                                      "precision_macro": 0.0150}},
         "label_counts": {"Nevus": 6, "Melanoma": 2, "Actinic Keratosis": 2},
         "scoring": {"matcher": "sound"}, "match_counts": {"exact": 9, "none": 1},
         "unmatched_rate": 0.1, "ambiguous_rate": 0.0,
         "confusion": [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 4, 1]],
         "confusion_rows": ["Actinic Keratosis", "Melanoma", "Nevus"],
         "confusion_columns": ["Actinic Keratosis", "Melanoma", "Nevus", "unmatched"]},
-        classes=["Actinic Keratosis", "Melanoma", "Nevus"])
+        classes=["Actinic Keratosis", "Melanoma", "Nevus"], protocol="sound",
+        folder="zeroshot/ham10000+protocol=sound")
     text = generate(tmp_path)["zeroshot.md"]
     table = section(text, "| Model |")
-    link = METRICS.format("zeroshot/ham10000/llava-med-7b")
+    link = METRICS.format("zeroshot/ham10000+protocol=sound/llava-med-7b")
     lines = table.splitlines()
-    assert lines[0] == ("| Model | Patch16<br>ACC | Patch16<br>precision | PAD-UFES-20<br>ACC | "
-                        "PAD-UFES-20<br>precision | HAM10000<br>ACC | HAM10000<br>precision |")
-    assert lines[2] == f"| llava-med-7b | - | - | - | - | [4.00]({link}) ↓ | [2.00]({link}) ↓ |"
-    assert lines[3] == (f"| ↳ llava-med-7b, paper matcher[^1] | - | - | - | - | [6.00]({link}) ↓"
-                        f" | [1.00]({link}) ↓ |")
-    assert lines[4] == ("| ↳ reported: LLaVA-Med-7B[^2] | 68.55 | 82.83 | 32.39 | 7.76 | 5.49 |"
-                        " 1.43 |")
-    assert lines[5] == "| ↳ Δ paper matcher − reported | - | - | - | - | +0.51 | -0.43 |"
-    assert "| reported only: SkinVL-PubMM[^2] | 82.34 | 86.65 | 35.65 | 41.88 | 51.29 | 37.37 |" \
-        in lines
+    heads = " | ".join(f"{d}<br>ACC | {d}<br>precision | {d}<br>precision (true classes)"
+                       for d in ("Patch16", "PAD-UFES-20", "HAM10000"))
+    assert lines[0] == f"| Model | {heads} |"
+    assert lines[2] == (f"| llava-med-7b | - | - | - | - | - | - | [4.00]({link}) ↓ | "
+                        f"[2.00]({link}) ↓ | [3.00]({link}) ↓ |")
+    assert lines[3] == (f"| ↳ llava-med-7b, paper matcher[^1] | - | - | - | - | - | - | "
+                        f"[6.00]({link}) ↓ | [1.00]({link}) ↓ | [1.50]({link}) ↓ |")
+    # Table 5's precision is the authors' (precision_macro_union); ours has no paper value
+    assert lines[4] == ("| ↳ reported: LLaVA-Med-7B[^2] | 68.55 | 82.83 | n/a | 32.39 | 7.76 | "
+                        "n/a | 5.49 | 1.43 | n/a |")
+    assert lines[5] == ("| ↳ Δ paper matcher − reported | - | - | n/a | - | - | n/a | +0.51 | "
+                        "-0.43 | n/a |")
+    assert ("| reported only: SkinVL-PubMM[^2] | 82.34 | 86.65 | n/a | 35.65 | 41.88 | n/a | "
+            "51.29 | 37.37 | n/a |") in lines
     # majority = 6/10; precision (6/10)/3; chance 1/3; no baseline where nothing was run
-    assert lines[-2] == "| *majority class* | - | - | - | - | 60.00[^3] | 20.00 |"
-    assert lines[-1] == "| *uniform chance* | - | - | - | - | 33.33 | 33.33 |"
-    assert "[png](figures/zeroshot-ham10000-llava-med-7b-confusion.png)" in text
-    png = tmp_path / "boards/figures/zeroshot-ham10000-llava-med-7b-confusion.png"
+    assert lines[-2] == ("| *majority class* | - | - | - | - | - | - | 60.00[^3] | 20.00 | "
+                         "20.00 |")
+    assert lines[-1] == ("| *uniform chance* | - | - | - | - | - | - | 33.33 | 33.33 | "
+                         "33.33 |")
+    assert "## Zero-shot classification, `protocol=sound`" in text
+    png = tmp_path / "boards/figures/zeroshot-ham10000-protocol-sound-llava-med-7b-confusion.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_paper_protocol_run_is_compared_with_the_paper_directly(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_run(results, "zeroshot/ham10000", "llava-med-7b", "zeroshot", "ham10000", {
+        "overall": {"accuracy": 0.0600, "precision_macro_union": 0.0100,
+                    "precision_macro": 0.0150},
+        "sound_matcher": {"overall": {"accuracy": 0.0400, "precision_macro_union": 0.0200,
+                                      "precision_macro": 0.0300}},
+        "label_counts": {"Nevus": 6, "Melanoma": 2, "Actinic Keratosis": 2},
+        "scoring": {"matcher": "paper"}}, protocol="paper", preset="paper-zeroshot")
+    text = generate(tmp_path)["zeroshot.md"]
+    lines = section(text, "| Model |").splitlines()
+    link = METRICS.format("zeroshot/ham10000/llava-med-7b")
+    assert lines[2].startswith("| llava-med-7b | ")  # no footnote: the protocol's decoding
+    assert f"[6.00]({link}) ↓ | [1.00]({link}) ↓ | [1.50]({link}) ↓ |" in lines[2]
+    assert lines[3].startswith("| ↳ llava-med-7b, sound matcher[^1] |")
+    assert lines[5] == ("| ↳ Δ paper matcher − reported | - | - | n/a | - | - | n/a | +0.51 | "
+                        "-0.43 | n/a |")
+    assert "| `zeroshot/ham10000` | llava-med-7b |" in text
+    assert "| paper | paper-zeroshot | 100 | 100.0% |" in text  # the runs index
 
 
 def vqa_runs(results: Path, paper_bertscore: bool) -> None:
@@ -157,7 +187,7 @@ def test_runs_index_traces_every_run(tmp_path: Path) -> None:
     probe_runs(tmp_path / "results")
     text = generate(tmp_path)["probe.md"]
     assert ("| `probe/demo` | alpha | [probe/demo/alpha](../results/probe/demo/alpha) | "
-            "0123456789 | ffffffffffff | 0.1.0 | - | 100 | 100.0% |") in text
+            "0123456789 | ffffffffffff | 0.1.0 | - | - | 100 | 100.0% |") in text
 
 
 def test_non_default_settings_get_footnotes(tmp_path: Path) -> None:
@@ -167,7 +197,7 @@ def test_non_default_settings_get_footnotes(tmp_path: Path) -> None:
               folder="vqa/demo+decoding=paper", limit=20)
     text = generate(tmp_path)["vqa.md"]
     assert "## `vqa/demo+decoding=paper`" in text
-    assert "decoding preset `paper` (the default is `greedy`)" in text
+    assert "decoding preset `paper` (the pre-protocol default is `greedy`)" in text
     assert "`--limit 20`: only the first 20 samples were evaluated" in text
     assert "reported" not in text.split("## Runs")[0].split("# VQA leaderboard")[1].split(
         "\n\n", 2)[2]  # no paper rows for the demo set

@@ -40,6 +40,8 @@ def test_wheel_installs_only_the_harness_namespace(tmp_path: Path) -> None:
     # Data files travel with their packages.
     assert "harness/leaderboards/reported/table5_zeroshot.csv" in names
     assert "harness/training/ds_zero2.json" in names
+    assert "harness/training/ds_zero3.json" in names
+    assert "harness/protocol/settings.py" in names
     (info,) = dist_info
     scripts = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
     for line in scripts.splitlines():

@@ -15,13 +15,16 @@ import pytest
 from harness.plugin_manager import get_registries
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts.json"
+# The default protocol is `paper`; `+sound` keys are the same tasks under `--protocol sound`.
 TASKS = {
     "vqa/demo": {},
+    "vqa/demo+sound": {"protocol": "sound"},
     "caption/demo": {},
     "zeroshot/demo": {},
+    "zeroshot/demo+sound": {"protocol": "sound"},
     "zeroshot/demo+shuffle": {"shuffle": "true", "seed": "3"},
-    "zeroshot/demo+paper-decoding": {"decoding": "paper"},
-    "vqa/demo+paper-decoding": {"decoding": "paper"},
+    "zeroshot/demo+sound+paper-decoding": {"protocol": "sound", "decoding": "paper"},
+    "vqa/demo+greedy": {"decoding": "greedy"},
     "probe/demo": {},
 }
 

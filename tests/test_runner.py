@@ -135,7 +135,7 @@ def test_capability_mismatch_fails_before_any_work(tmp_path: Path) -> None:
          "is not a folder"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-T", "decoding"), "KEY=VALUE"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-T", "decoding=beam"),
-         "not one of greedy, paper"),
+         "not one of paper, greedy, paper-zeroshot, paper-vqa"),
         (("run", "--model", "chance", "--task", "vqa/demo", "--batch-size", "0"), "--batch-size"),
         (("run", "--model", "colour-lbp", "--task", "vqa/demo"), "can only encode_images"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-M", "colour=red"),

@@ -64,10 +64,10 @@ def load_llava(path: Path) -> Any:
 
 def batch_inputs(base: Path) -> dict[str, Any]:
     """A real collated batch of four demo test examples (images, prompts, answers)."""
+    from harness.demo import data
     from harness.training.collate import SftCollator
     from transformers import AutoProcessor
 
-    from harness.demo import data
     from harness.images import open_rgb
 
     processor = AutoProcessor.from_pretrained(base)
@@ -200,10 +200,10 @@ def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
 
 
 def test_collator_masks_prompt_and_image_tokens(base: Path) -> None:
+    from harness.demo import data
     from harness.training.collate import IGNORE_INDEX, SftCollator
     from transformers import AutoProcessor
 
-    from harness.demo import data
     from harness.images import open_rgb
 
     processor = AutoProcessor.from_pretrained(base)
@@ -240,9 +240,8 @@ def test_lora_regex_skips_vision_tower(base: Path) -> None:
 
 
 def test_label_sources_use_the_paper_phrasing() -> None:
-    from harness.training.data import Source, build_mixture
-
     from harness.demo.data import CLASSES
+    from harness.training.data import Source, build_mixture
 
     mixture = build_mixture(get_registries(), [Source("demo", kind="label"),
                                                Source("bcn20000", kind="label")],
@@ -345,7 +344,9 @@ def test_cli_lists_recipes() -> None:
     assert result.exit_code == 0
     for name in ("skinvl-mm", "skinvl-pub", "skinvl-pubmm", "skinvl-demo"):
         assert name in result.output
-    assert "LoRA r=128 alpha=64, lr 5e-05 cosine, batch 16/device" in result.output
+    assert ("LoRA r=128 alpha=64 dropout=0.05, lr 5e-05 (projector 2e-05) cosine, warmup 0.02, "
+            "weight decay 0.01, batch 16/device, epochs 1, conversation v1, DeepSpeed zero3"
+            in result.output)
 
 
 def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) -> None:
@@ -361,7 +362,8 @@ def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) 
     for label, path in (("adapter", result.output), ("merged", merged)):
         (outcome,) = run(get_registries(), RunOptions(
             model="skinvl", tasks=["vqa/demo"], output=tmp_path / label, model_path=str(path),
-            limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"}))
+            limit=16, batch_size=16, task_options={"bootstrap": "0", "metrics": "bleu4,rougeL"},
+            protocol="sound"))  # greedy: the answers are the model's, not a sampling draw
         assert outcome.failed == 0 and outcome.metrics.n == 16
         lines = (outcome.folder / "predictions.jsonl").read_text().splitlines()
         outputs[label] = {json.loads(x)["id"]: json.loads(x)["output"] for x in lines}

@@ -1,6 +1,7 @@
-"""Slow training checks (``make test-slow``): DeepSpeed ZeRO-2 on CPU, and the demo model.
+"""Slow training checks (``make test-slow``): DeepSpeed ZeRO-2 and ZeRO-3 on CPU, the demo model.
 
-- DeepSpeed: ``python -m harness.training`` under ZeRO-2, one process, gloo backend. The first
+- DeepSpeed: ``python -m harness.training`` under ZeRO-2 and under ZeRO-3 (the authors'
+  stage), one process, gloo backend. The first
   run JIT-compiles DeepSpeed's shm comm op (about 50-140 s on 2 cores), cached in
   ``TORCH_EXTENSIONS_DIR`` (default here: ~/.cache/derm-harness-torch-extensions).
 - Demo: ``training.demo.train_demo_model`` must finish in under three minutes and beat
@@ -35,7 +36,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo_base(tmp_path_factory.mktemp("tiny") / "base")
 
 
-def test_deepspeed_zero2_on_cpu_one_process(base: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+def test_deepspeed_on_cpu_one_process(base: Path, tmp_path: Path, stage: str) -> None:
     pytest.importorskip("deepspeed")
     from harness.training.merge import load_adapter
     from transformers import LlavaForConditionalGeneration
@@ -49,12 +51,12 @@ def test_deepspeed_zero2_on_cpu_one_process(base: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness.training", "--recipe", "skinvl-demo", "--base", str(base),
          "--output", str(out), "--max-steps", "12", "--batch-size", "4",
-         "--deepspeed", str(REPO / "training" / "ds_zero2.json"), "--leakage-check", "exact"],
+         "--deepspeed", str(REPO / "training" / f"ds_{stage}.json"), "--leakage-check", "exact"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "skinvl_training.json").read_text())
-    assert summary["deepspeed"].endswith("ds_zero2.json") and summary["steps"] == 12
+    assert summary["deepspeed"].endswith(f"ds_{stage}.json") and summary["steps"] == 12
     assert [e["step"] for e in summary["log"] if "loss" in e] == [10]
     assert (out / "checkpoints" / "checkpoint-12" / "global_step12").is_dir()  # DeepSpeed's
     assert "loss" in proc.stderr and "step 10/12" in proc.stderr

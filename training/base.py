@@ -50,12 +50,26 @@ def load_base(path: Path, dtype: Any = None) -> tuple[Any, Any]:
     return model, processor
 
 
-def inference_format() -> tuple[str | None, bool]:
-    """(chat template, pad to square) of ``harness run --model skinvl``, so that training sees
-    the prompts and images evaluation will; (None, False) when that plugin is not installed
-    (the checkpoint's own template, images as the processor takes them)."""
+def conversation_format(name: str) -> tuple[str | None, str | None, bool]:
+    """(chat template, system message, pad to square) a recipe trains with.
+
+    ``v1``: LLaVA's vicuna_v1, which ``finetune_lora.sh --version v1`` trains SkinVL with
+    (the template of ``plugins/llava.py``); ``mistral_instruct``: the prompt ``harness run
+    --model skinvl`` evaluates with (``plugins/skinvl.py``). Images are padded to a square
+    as the authors' training does (``train.image_aspect_ratio``). Without the plugins:
+    the checkpoint's own template and the processor's image handling."""
+    from harness.protocol import value
+
+    pad = value("train.image_aspect_ratio", "paper") == "pad"
     try:
-        from harness.plugins.skinvl import FAMILY
+        if name == "v1":
+            from harness.plugins.llava import VICUNA_SYSTEM, VICUNA_TEMPLATE
+
+            return VICUNA_TEMPLATE, VICUNA_SYSTEM, pad
+        if name == "mistral_instruct":
+            from harness.plugins.skinvl import FAMILY
+
+            return FAMILY.chat_template, None, pad
     except ImportError:
-        return None, False
-    return FAMILY.chat_template, bool(FAMILY.pad_to_square)
+        return None, None, False
+    raise UsageError(f"unknown conversation '{name}' (v1 or mistral_instruct)")

@@ -36,7 +36,8 @@ def _say(line: str) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Per-device batch size "
                                                                "(default: the recipe's, 16).")
 @click.option("--deepspeed", "deepspeed", type=click.Path(path_type=Path),
-              help="DeepSpeed config (default: training/ds_zero2.json when CUDA is present).")
+              help="DeepSpeed config (default when CUDA is present: the recipe's, "
+              "training/ds_zero3.json for the paper's recipes).")
 @click.option("--no-deepspeed", is_flag=True, help="Plain training even on CUDA machines.")
 @click.option("--leakage-check", type=click.Choice(["full", "exact", "off"]), default="full",
               show_default=True, help="Audit training images against every readable test "
@@ -119,11 +120,34 @@ def recipes() -> None:
     from harness.training.recipes import RECIPES
 
     for r in RECIPES.values():
-        datasets = ", ".join(f"{s.dataset}({s.kind})" for s in r.sources)
+        datasets = ", ".join(f"{s.dataset}({s.kind}, {s.split})" for s in r.sources)
+        projector = f"{r.mm_projector_lr:g}" if r.mm_projector_lr is not None else "same"
         click.echo(f"{r.name}: {r.description}\n  data: {datasets}\n  LoRA r={r.lora.rank} "
-                   f"alpha={r.lora.alpha}, lr {r.learning_rate:g} {r.lr_scheduler}, "
-                   f"batch {r.per_device_batch}/device, epochs {r.epochs:g}, "
-                   f"gradient checkpointing {'on' if r.gradient_checkpointing else 'off'}")
+                   f"alpha={r.lora.alpha} dropout={r.lora.dropout:g}, lr {r.learning_rate:g} "
+                   f"(projector {projector}) {r.lr_scheduler}, warmup {r.warmup_ratio:g}, "
+                   f"weight decay {r.weight_decay:g}, batch {r.per_device_batch}/device, "
+                   f"epochs {r.epochs:g}, conversation {r.conversation}, DeepSpeed "
+                   f"{r.deepspeed} on GPUs, grouped by length "
+                   f"{'on' if r.group_by_length else 'off'}, gradient checkpointing "
+                   f"{'on' if r.gradient_checkpointing else 'off'}")
+
+
+@train.command("mixture")
+@click.option("--recipe", required=True, help="skinvl-mm | skinvl-pub | skinvl-pubmm | ...")
+@click.option("--data-root", type=click.Path(path_type=Path),
+              help="Count the images each source holds there (else only the plan is shown).")
+def mixture(recipe: str, data_root: Path | None) -> None:
+    """Which images a recipe trains on, per source, against the paper's Table 6."""
+    from harness.training import mixture_report
+    from harness.training.recipes import get_recipe
+
+    from harness.plugin_manager import get_registries
+
+    chosen = get_recipe(recipe)
+    if data_root is not None and not data_root.is_dir():
+        raise UsageError(f"--data-root {data_root} is not a folder")
+    entries = mixture_report.load_entries(get_registries(), chosen, data_root)
+    click.echo(mixture_report.render(chosen, mixture_report.rows(chosen, entries)))
 
 
 def main(argv: list[str] | None = None) -> Any:

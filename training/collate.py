@@ -1,11 +1,11 @@
 """Examples -> model inputs: the prompt (image tokens included) is masked out of the loss.
 
-Training sees what evaluation will send: the chat template and image padding of
-``harness run --model skinvl`` (``training.base.inference_format``; LLaVA-Med's
-``[INST] <image>\nQ [/INST]`` and expand-to-square), else the checkpoint's own
-template. The target is the template's assistant turn: the answer and the
-end-of-sequence token. Prompt and prompt+answer are tokenised separately and the
-prompt's ids must be a prefix of the full ids, so the mask never cuts a token.
+The recipe's conversation (``training.base.conversation_format``: the authors' ``v1``,
+``<s>{system} USER: <image>\nQ ASSISTANT: A</s>``, or LLaVA-Med's ``[INST] <image>\nQ
+[/INST]``), images expanded to a square, else the checkpoint's own template. The
+target is the template's assistant turn: the answer and the end-of-sequence token.
+Prompt and prompt+answer are tokenised separately and the prompt's ids must be a
+prefix of the full ids, so the mask never cuts a token.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from harness.errors import HarnessError, UsageError
 IGNORE_INDEX = -100
 
 
-def user_message(question: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+def user_message(question: str, system: str | None = None) -> list[dict[str, Any]]:
+    head = ([{"role": "system", "content": [{"type": "text", "text": system}]}]
+            if system else [])
+    return [*head,
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
 
 
 def assistant_message(answer: str) -> dict[str, Any]:
@@ -34,17 +37,20 @@ def _template(processor: Any, template: str | None) -> str:
     return str(chosen)
 
 
-def prompt_text(processor: Any, question: str, template: str | None = None) -> str:
+def prompt_text(processor: Any, question: str, template: str | None = None,
+                system: str | None = None) -> str:
     """The generation prompt for one image and a question."""
-    return processor.apply_chat_template(user_message(question), add_generation_prompt=True,
+    return processor.apply_chat_template(user_message(question, system),
+                                         add_generation_prompt=True,
                                          tokenize=False,
                                          chat_template=_template(processor, template))
 
 
-def full_text(processor: Any, question: str, answer: str, template: str | None = None) -> str:
+def full_text(processor: Any, question: str, answer: str, template: str | None = None,
+              system: str | None = None) -> str:
     """The conversation with the assistant's answer, as the template writes it."""
     return processor.apply_chat_template(
-        [*user_message(question), assistant_message(answer)], tokenize=False,
+        [*user_message(question, system), assistant_message(answer)], tokenize=False,
         chat_template=_template(processor, template))
 
 
@@ -52,9 +58,11 @@ class SftCollator:
     """Builds right-padded batches with ``labels`` = -100 on prompt, image tokens and padding."""
 
     def __init__(self, processor: Any, max_length: int | None = None,
-                 chat_template: str | None = None, pad_to_square: bool = False) -> None:
+                 chat_template: str | None = None, pad_to_square: bool = False,
+                 system: str | None = None) -> None:
         self.processor = processor
         self.template = chat_template
+        self.system = system
         self.pad_to_square = pad_to_square
         self.tokenizer = processor.tokenizer
         self.max_length = max_length
@@ -67,8 +75,8 @@ class SftCollator:
 
     def encode(self, image: Any, question: str, answer: str) -> tuple[list[int], list[int]]:
         """(input_ids, labels) of one example; the image token is already expanded."""
-        prompt = prompt_text(self.processor, question, self.template)
-        full = full_text(self.processor, question, answer.strip(), self.template)
+        prompt = prompt_text(self.processor, question, self.template, self.system)
+        full = full_text(self.processor, question, answer.strip(), self.template, self.system)
         if not full.startswith(prompt) or self.eos not in full[len(prompt):]:
             full = f"{prompt} {answer.strip()}{self.eos}"  # a template without an answer turn
         p_ids = self._ids(image, prompt)

@@ -36,7 +36,8 @@ VARIED_LABEL_TEMPLATES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Source:
-    """One dataset in a mixture. ``kind`` is ``qa`` or ``label``; ``split`` the one to train on."""
+    """One dataset in a mixture. ``kind`` is ``qa`` or ``label``; ``split`` the split to train
+    on, or several joined by ``+`` (``train+val``: every image but the test split's)."""
 
     dataset: str
     kind: str = "qa"
@@ -105,15 +106,17 @@ def load_source(registries: Any, source: Source, data_root: Path | None,
                 rng: random.Random) -> tuple[list[Example], dict[str, Any]]:
     """Examples of one source, and its manifest entry."""
     spec = registries.datasets.get(source.dataset)
-    if source.split not in spec.splits:
+    splits = source.split.split("+")
+    absent = [sp for sp in splits if sp not in spec.splits]
+    if absent:
         # The paper trains on BCN20000 and MSKCC; an adapter that registers only their test
         # split cannot supply them. Recorded, said, and the rest of the mixture goes on.
         return [], {"dataset": spec.name, "kind": source.kind, "split": source.split,
-                    "examples": 0, "skipped_reason": f"no '{source.split}' split registered "
+                    "examples": 0, "skipped_reason": f"no '{absent[0]}' split registered "
                                                       f"(it has {', '.join(spec.splits)})"}
     if spec.needs_data_root and data_root is None:
         raise UsageError(f"dataset '{spec.name}' is read from disk: pass --data-root DIR")
-    samples = list(spec.load(data_root, source.split))
+    samples = [s for sp in splits for s in spec.load(data_root, sp)]
     if source.kind == "label":
         made = [label_to_example(s, source, rng) for s in samples]
     else:

@@ -1,9 +1,9 @@
-"""The training loop: Hugging Face ``Trainer``, with DeepSpeed ZeRO-2 on CUDA machines.
+"""The training loop: Hugging Face ``Trainer``, with DeepSpeed on CUDA machines.
 
-One loop for every setting. DeepSpeed (``training/ds_zero2.json``) is used when
-CUDA devices are present or when a config is passed; on a CPU-only machine the
-same loop runs single-process without it. A rerun with the same options resumes
-from the last checkpoint in ``OUTPUT/checkpoints``.
+One loop for every setting. DeepSpeed (the recipe's ``training/ds_zero3.json`` or
+``ds_zero2.json``) is used when CUDA devices are present or when a config is passed;
+on a CPU-only machine the same loop runs single-process without it. A rerun with the
+same options resumes from the last checkpoint in ``OUTPUT/checkpoints``.
 
 Output folder::
 
@@ -29,7 +29,13 @@ from harness.training.recipes import Recipe
 
 from harness.errors import HarnessError, UsageError
 
-DEFAULT_DEEPSPEED = Path(__file__).with_name("ds_zero2.json")
+
+def deepspeed_config(stage: str) -> Path:
+    """``training/ds_<stage>.json`` (zero2 | zero3)."""
+    path = Path(__file__).with_name(f"ds_{stage}.json")
+    if not path.is_file():
+        raise UsageError(f"no DeepSpeed config for '{stage}' ({path} does not exist)")
+    return path
 CONFIG_FILE = "train_options.json"
 SUMMARY_FILE = "skinvl_training.json"
 
@@ -41,7 +47,7 @@ class TrainOptions:
     output: Path
     data_root: Path | None = None
     max_steps: int | None = None
-    # None: ZeRO-2 (training/ds_zero2.json) when CUDA devices are present, plain otherwise.
+    # None: the recipe's ZeRO stage (training/ds_<stage>.json) with CUDA devices, else plain.
     deepspeed: Path | None = None
     use_deepspeed: bool | None = None
     batch_size: int | None = None
@@ -90,7 +96,7 @@ def resolve_deepspeed(options: TrainOptions) -> Path | None:
     import torch
 
     if options.use_deepspeed or torch.cuda.is_available():
-        return DEFAULT_DEEPSPEED
+        return deepspeed_config(options.recipe.deepspeed)
     return None
 
 
@@ -174,11 +180,12 @@ def train(registries: Any, options: TrainOptions,
           say: Callable[[str], None] = print) -> TrainResult:
     """Build the mixture, attach LoRA to the base, train, save the adapter in ``options.output``."""
     import torch
-    from harness.training.base import check_base, inference_format, load_base
+    from harness.training.base import check_base, conversation_format, load_base
     from harness.training.collate import SftCollator
     from harness.training.data import leaked_count
     from harness.training.lora import attach_lora, trainable_summary
-    from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
+    from harness.training.trainer import SkinVLTrainer, example_lengths
+    from transformers import PrinterCallback, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     recipe = options.recipe
@@ -195,6 +202,8 @@ def train(registries: Any, options: TrainOptions,
 
     cuda = torch.cuda.is_available()
     bf16 = bool(cuda and recipe.bf16_on_gpu and torch.cuda.is_bf16_supported())
+    # TF32 matmuls exist from Ampere on; transformers refuses the flag elsewhere.
+    tf32 = bool(cuda and recipe.tf32_on_gpu and torch.cuda.get_device_capability()[0] >= 8)
     checkpoints = options.output / "checkpoints"
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -211,6 +220,7 @@ def train(registries: Any, options: TrainOptions,
         save_steps=recipe.save_steps,
         save_total_limit=recipe.save_total_limit,
         bf16=bf16,
+        tf32=tf32,
         activation_checkpointing=recipe.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False},
         deepspeed=str(ds_config) if ds_config else None,
@@ -219,7 +229,7 @@ def train(registries: Any, options: TrainOptions,
         report_to=[],
         disable_tqdm=True,
         seed=recipe.seed,
-        dataloader_num_workers=4 if cuda else 0,
+        dataloader_num_workers=recipe.dataloader_workers if cuda else 0,
         ddp_find_unused_parameters=False,
         use_cpu=not cuda,
         ddp_timeout=3 * 3600,  # the leakage audit runs on rank 0 while the others wait
@@ -237,7 +247,7 @@ def train(registries: Any, options: TrainOptions,
     if options.prepare_only:
         return TrainResult(output=options.output, steps=0, log=[], seconds=0.0, trainable={})
 
-    template, pad_to_square = inference_format()
+    template, system, pad_to_square = conversation_format(recipe.conversation)
     set_seed(recipe.seed)
     model, processor = load_base(options.base, dtype=torch.bfloat16 if bf16 else torch.float32)
     model.config.use_cache = False
@@ -245,12 +255,15 @@ def train(registries: Any, options: TrainOptions,
     trainable = trainable_summary(model)
     say(f"trainable parameters: LoRA {trainable['lora']:,}, projector {trainable['projector']:,}, "
         f"other saved modules {trainable['saved_modules']:,} of {trainable['total']:,}")
-    trainer = Trainer(
+    trainer = SkinVLTrainer(
         model=model,
         args=args,
         train_dataset=ExampleDataset(mixture.examples),
         data_collator=SftCollator(processor, max_length=recipe.max_length,
-                                  chat_template=template, pad_to_square=pad_to_square),
+                                  chat_template=template, pad_to_square=pad_to_square,
+                                  system=system),
+        projector_lr=recipe.mm_projector_lr,
+        lengths=example_lengths(mixture.examples) if recipe.group_by_length else None,
         callbacks=[_log_callback(options.output / "log.jsonl", say if main else _quiet),
                    *options.callbacks],
     )
@@ -273,6 +286,7 @@ def train(registries: Any, options: TrainOptions,
             "steps": trainer.state.global_step,
             "deepspeed": str(ds_config) if ds_config else None,
             "bf16": bf16,
+            "tf32": tf32,
             "seconds": round(seconds, 2),
             "trainable": trainable,
             "log": log,
@@ -316,7 +330,10 @@ def prepare_mixture(registries: Any, options: TrainOptions, say: Callable[[str],
     if is_main_process():
         options.output.mkdir(parents=True, exist_ok=True)
         (options.output / CONFIG_FILE).write_text(json.dumps(options.key(), indent=1))
-        write_mixture(mixture, folder, extra={"recipe": recipe.name})
+        from harness.training.mixture_report import rows
+
+        write_mixture(mixture, folder, extra={"recipe": recipe.name,
+                                              "against_the_paper": rows(recipe, mixture.sources)})
     return mixture
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
+import math
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -262,6 +263,43 @@ def seeded_split(
                     out[id_] = name
             start = end
     return out
+
+
+def exact_holdout(
+    items: Sequence[tuple[str, str, str | None]], fraction: float, seed: int = SPLIT_SEED,
+) -> set[str]:
+    """Ids of a held-out set of exactly ceil(fraction * n) items, stratified and grouped.
+
+    ``items`` are (id, label, group). The size is what scikit-learn's ``train_test_split``
+    holds out (ceil, e.g. 460 of 2,298); each label's share is apportioned by largest
+    remainder. Groups (patients) are taken whole, in SHA-256 order of (seed, group), while
+    they fit every label's remaining share; a group that would overshoot one is passed over,
+    so the shares are filled exactly whenever enough small groups exist (a DataError
+    otherwise). Depends on nothing but the ids, labels, groups and seed.
+    """
+    labels = Counter(label for _, label, _ in items)
+    n = sum(labels.values())
+    total = math.ceil(round(fraction * n, 9))
+    exact = {label: count * total / n for label, count in labels.items()}
+    quota = {label: int(v) for label, v in exact.items()}
+    by_remainder = sorted(exact, key=lambda label: (-(exact[label] - quota[label]), label))
+    for label in by_remainder[: total - sum(quota.values())]:
+        quota[label] += 1
+    members: dict[str, list[tuple[str, str]]] = {}
+    for id_, label, group in items:
+        members.setdefault(group if group is not None else f"id:{id_}", []).append((id_, label))
+    taken: set[str] = set()
+    for g in sorted(members, key=lambda g: _rank(seed, g)):
+        need = Counter(label for _, label in members[g])
+        if all(need[label] <= quota[label] for label in need):
+            for label in need:
+                quota[label] -= need[label]
+            taken.update(id_ for id_, _ in members[g])
+    short = {label: q for label, q in quota.items() if q}
+    if short:
+        raise DataError(f"cannot hold out exactly {total} of {n} items by whole groups: "
+                        f"{short} still missing")
+    return taken
 
 
 def split_method(kind: str, **params: Any) -> str:

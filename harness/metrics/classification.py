@@ -12,6 +12,8 @@ Conventions (documented in docs/metrics.md; the tests compare with scikit-learn)
   scored (a class with no true sample has no recall). Per-class precision with
   no predictions is 0 (scikit-learn's ``zero_division=0``). With that,
   ``recall_macro`` equals ``balanced_accuracy`` (as in scikit-learn).
+- ``precision_macro_union`` is the authors' zero-shot precision instead: averaged over
+  every label among the true and predicted ones, "unmatched" included (always 0).
 - ``auc_ovr``: two labels -> ROC-AUC of ``labels[1]`` on ``scores[:, 1]``
   (scikit-learn's binary rule); more -> mean one-vs-rest ROC-AUC over classes
   that have both positives and negatives in the set.
@@ -88,6 +90,22 @@ balanced_accuracy = recall_macro
 def precision_macro(batch: ClassificationBatch) -> np.ndarray:
     tp, _, predicted, present = _per_class(batch)
     return _macro(_safe_div(tp, predicted), present)
+
+
+def precision_macro_union(batch: ClassificationBatch) -> np.ndarray:
+    """scikit-learn's ``precision_score(average="macro")`` given no ``labels``: the mean over
+    every label that occurs among the true or the predicted ones, an unmatched answer being a
+    label of its own whose precision is always 0. The authors' zero-shot precision
+    (ZwQ803/MM-Skin@31d105c utils/eval_help.py:57, unmatched = -1)."""
+    c = batch.confusion
+    k = batch.n_labels
+    tp = np.diagonal(c[:, :, :k], axis1=1, axis2=2)
+    predicted = c.sum(axis=1)  # [b, k + 1], the last column the unmatched answers
+    occurs = (c.sum(axis=2) > 0) | (predicted[:, :k] > 0)
+    count = occurs.sum(axis=1) + (predicted[:, k] > 0)
+    total = (_safe_div(tp, predicted[:, :k]) * occurs).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def f1_macro(batch: ClassificationBatch) -> np.ndarray:
