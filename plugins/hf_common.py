@@ -77,6 +77,13 @@ class HFVisionLanguageModel(Model):
         self.pad_to_square = family.pad_to_square or bool(self.provenance.get("pad_to_square"))
         if square is not None:  # the protocol's setting image.<family>, or -M square=
             self.pad_to_square = square == "pad"
+        # transformers' LlavaImageProcessor pads to a square itself (``do_pad``, on by default
+        # since transformers 5). Padding is the harness's decision (``pad_to_square``, done in
+        # ``_images``), so the processor's own is turned off: "crop" then means resize and
+        # centre crop, as MM-Skin's process_images does (mm_utils.py:177).
+        image_processor = getattr(processor, "image_processor", None)
+        if type(image_processor).__name__ in ("LlavaImageProcessor", "LlavaImageProcessorPil"):
+            image_processor.do_pad = False
         # The content key of what runs (for a converted checkpoint: the conversion's key),
         # the same key the runner folds into every request fingerprint.
         self._weights_hash = weights_key or checkpoint_key(folder)

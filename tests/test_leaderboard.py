@@ -109,8 +109,8 @@ def test_a_paper_protocol_run_is_compared_with_the_paper_directly(tmp_path: Path
     write_run(results, "zeroshot/ham10000", "llava-med-7b", "zeroshot", "ham10000", {
         "overall": {"accuracy": 0.0600, "precision_macro_union": 0.0100,
                     "precision_macro": 0.0150},
-        "sound_matcher": {"overall": {"accuracy": 0.0400, "precision_macro_union": 0.0200,
-                                      "precision_macro": 0.0300}},
+        "alternatives": {"sound-matcher": {"overall": {
+            "accuracy": 0.0400, "precision_macro_union": 0.0200, "precision_macro": 0.0300}}},
         "label_counts": {"Nevus": 6, "Melanoma": 2, "Actinic Keratosis": 2},
         "scoring": {"matcher": "paper"}}, protocol="paper", preset="paper-zeroshot")
     text = generate(tmp_path)["zeroshot.md"]

@@ -3,8 +3,9 @@
 The MM-Skin code (a fork of haotian-liu/LLaVA) loads the tower from ``mm_vision_tower``
 unless ``unfreeze_mm_vision_tower`` is set; the fixture's checkpoint holds a different
 tower copy, so taking it would fail here. MM-Skin's evaluation does not pad images to a
-square (``llava/mm_utils.py:177`` has ``expand2square`` commented out): while the
-harness's SkinVL family pads, the wide and tall cases are expected to differ.
+square (``llava/mm_utils.py:177`` has ``expand2square`` commented out): the paper protocol
+(the default) resizes and centre-crops SkinVL's images likewise, and the wide and tall
+cases check it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,8 @@ def model() -> Iterator[Any]:
 
 
 @pytest.mark.parametrize("case", FIXTURE.cases, ids=[c["key"] for c in FIXTURE.cases])
-def test_oracle_skinvl(model: Any, case: dict[str, Any], request: pytest.FixtureRequest) -> None:
-    if model.pad_to_square and not case["image"].startswith("square"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "MM-Skin's evaluation does not pad to a square; the harness's skinvl family does "
-            "(the paper-protocol issue aligns the preprocessing)")))
+def test_oracle_skinvl(model: Any, case: dict[str, Any]) -> None:
+    assert not model.pad_to_square, "the paper protocol crops SkinVL's images, as MM-Skin does"
     assert_matches(model, FIXTURE, case)
 
 

@@ -199,8 +199,8 @@ def test_a_paper_run_asks_and_scores_as_the_authors(tmp_path: Path, task: str, f
     overall = metrics["scores"]["overall"]
     for key, value in expected.items():
         assert overall[key] == pytest.approx(value, abs=1e-12), key
-    assert metrics["scores"]["unmatched"] == sum(authors_label(a, candidates) is None
-                                                 for a in answers)
+    assert metrics["scores"]["extras"]["unmatched"] == sum(
+        authors_label(a, candidates) is None for a in answers)
 
 
 PAD_CODES = {"ACK": "Actinic Keratosis", "BCC": "Basal Cell Carcinoma", "MEL": "Melanoma",
@@ -244,7 +244,7 @@ def test_the_sound_protocol_runs_apart_with_its_own_settings(tmp_path: Path) -> 
     metrics = json.loads((outcome.folder / "metrics.json").read_text())
     assert metrics["protocol"] == "sound"
     assert metrics["scores"]["scoring"]["matcher"] == "sound"
-    assert "paper_matcher" in metrics["scores"]
+    assert "paper-matcher" in metrics["scores"]["alternatives"]
 
 
 def test_vqa_paper_run_asks_with_the_authors_vqa_decoding(tmp_path: Path) -> None:
