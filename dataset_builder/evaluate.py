@@ -153,3 +153,38 @@ def modality_accuracy(truth: dict[str, Any], pairs: list[dict[str, Any]],
     panels = [p for f in truth["figures"] for p in f["panels"]]
     matched = match_panels(panels, pairs)
     return sum(predicted.get(p["id"]) == t["modality"] for t, p, _ in matched), len(matched)
+
+
+def build_and_score(pdf: Path, truth: dict[str, Any], work: Path, library: Any,
+                    times: dict[str, float] | None = None) -> dict[str, Any]:
+    """Run every stage but the LLM (template questions) on one PDF and score the result.
+
+    ``library``: the modality library to use -- for an honest score, one without this PDF's
+    own references (``Library.without``). ``times`` collects wall seconds per stage.
+    """
+    import time
+
+    from .align import all_pairs, run_align
+    from .demographics import run_demographics
+    from .extract import file_id, run_extract
+    from .filters import run_filter
+    from .modality import run_modality
+    from .records import read_jsonl
+    from .vqa_gen import TemplateBackend, run_vqa
+    from .write import outcomes, run_write
+
+    times = {} if times is None else times
+    stages = [("extract", lambda: run_extract([pdf], work, quiet=True)),
+              ("align", lambda: run_align(work, quiet=True)),
+              ("modality", lambda: run_modality(work, library, quiet=True)),
+              ("demographics", lambda: run_demographics(work)),
+              ("filter", lambda: run_filter(work, quiet=True)),
+              ("vqa (template)", lambda: run_vqa(work, TemplateBackend(), quiet=True)),
+              ("write", lambda: run_write(work, work / "out"))]
+    for name, fn in stages:
+        t = time.perf_counter()
+        fn()
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t
+    pid = file_id(pdf)
+    captions = list(read_jsonl(work / "align" / f"{pid}.captions.jsonl"))
+    return score_pdf(truth, all_pairs(work), captions, outcomes(work))
