@@ -7,12 +7,13 @@ art on a plain background (a scanned table, an ECG). Measured on the corpus pict
 
 - flat: the commonest colour (+-20 levels) covers 100% of every bubble; skin photographs and
   micrographs reach at most 71% (a dermoscopy close-up with an even background);
-- ink: a flat background over 75% with the remaining pixels almost all unsaturated (< 5% with
-  saturation > 60) -- the ECG of Global Heart 18(1):41 (73%, 1%) is just under, and left to the
-  modality classifier; no skin picture has its background share above 71%;
-- greyscale: under 2% of the pixels with any saturation: radiology, ultrasound, charts, old
-  black-and-white photographs. Not dropped (a greyscale clinical photograph exists) but sent
-  to review.
+- ink: either a flat background over 75% with the remaining pixels almost all unsaturated
+  (< 5% with saturation > 60: sparse line art), or a colourless picture (< 2% saturated) on a
+  plain background (> 50%) dense with sharp strokes (> 30% of pixels with |Laplacian| > 40 at
+  160 px): rendered text of the corpus pages scores 0.41-0.65; skin photographs 0.02-0.10,
+  and H&E micrographs, dense too (0.44-0.49), are never colourless;
+- greyscale otherwise (under 2% saturated): radiology, ultrasound, old black-and-white
+  photographs. Not dropped (a greyscale clinical photograph exists) but sent to review.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ FLAT_SHARE = 0.97
 INK_SHARE = 0.75
 INK_SATURATED = 0.05
 GREY_SATURATED = 0.02
+TEXT_EDGES = 0.3
+TEXT_BACKGROUND = 0.5
 
 
 def content_stats(img: np.ndarray) -> dict[str, float]:
@@ -38,16 +41,18 @@ def content_stats(img: np.ndarray) -> dict[str, float]:
     px = small.reshape(-1, 3).astype(np.int16)
     q = px // 16
     codes = q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]
-    vals, counts = np.unique(codes, return_counts=True)
-    top = int(vals[np.argmax(counts)])
+    top = int(np.argmax(np.bincount(codes, minlength=4096)))
     bg = np.array([top // 256, (top // 16) % 16, top % 16]) * 16 + 8
     near = np.abs(px - bg).max(axis=1) <= TOL
     sat = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).reshape(-1, 3)[:, 1] > 60
     rest = sat[~near]
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    edges = np.abs(cv2.Laplacian(grey, cv2.CV_16S)) > 40
     return {"background": round(float(near.mean()), 3),
             "rest_saturated": round(float(rest.mean()) if rest.size else 0.0, 3),
             "saturated": round(float(sat.mean()), 3),
-            "grey_std": round(float(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).std()), 2)}
+            "edges": round(float(edges.mean()), 3),
+            "grey_std": round(float(grey.std()), 2)}
 
 
 def content_check(img: np.ndarray) -> tuple[str, str, dict[str, float]] | None:
@@ -55,7 +60,9 @@ def content_check(img: np.ndarray) -> tuple[str, str, dict[str, float]] | None:
     st = content_stats(img)
     if st["background"] >= FLAT_SHARE or st["grey_std"] < 3:
         return "drop", "blank: one flat colour", st
-    if st["background"] >= INK_SHARE and st["rest_saturated"] < INK_SATURATED:
+    if ((st["background"] >= INK_SHARE and st["rest_saturated"] < INK_SATURATED)
+            or (st["saturated"] < GREY_SATURATED and st["edges"] >= TEXT_EDGES
+                and st["background"] >= TEXT_BACKGROUND)):
         return "drop", "text or line art on a flat background", st
     if st["saturated"] < GREY_SATURATED:
         return "review", "greyscale picture (radiology, chart or black-and-white photo?)", st

@@ -76,7 +76,8 @@ def extract_pdf(path: Path, pid: str, dest: Path, cfg: ExtractConfig) -> dict[st
         rec: dict[str, Any] = {"page": page.number, "width": page.rect.width,
                                "height": page.rect.height, "blocks": [], "small_images": 0}
         try:
-            infos = page.get_image_info()
+            # get_image_info builds a second text page; most pages of a book hold no image
+            infos = page.get_image_info() if page.get_images() else []
             tdict = page.get_text("dict", flags=TEXT_FLAGS)
             items = absorb_overlays(merge_strips(infos), page.rect.get_area())
             big = [it for it in items if min(it["w"], it["h"]) >= cfg.min_side]
@@ -84,10 +85,10 @@ def extract_pdf(path: Path, pid: str, dest: Path, cfg: ExtractConfig) -> dict[st
             rec["overlays"] = sum(it["overlays"] for it in items)
             if big:
                 resolve_xrefs(page, big)
-                drawings = page.get_drawings()
+                log = page.get_bboxlog()
                 for k, it in enumerate(big):
                     it["page"], it["k"] = page.number, k
-                    it["vector_marks"] = vector_marks(drawings, it["rect"])
+                    it["vector_marks"] = vector_marks(log, it["rect"])
                     candidates.append(it)
                     if it["xref"]:
                         xref_pages[it["xref"]] += 1

@@ -121,6 +121,8 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
         reasons.append(("drop", f"{pair['vector_marks']} vector path(s) drawn over the image"))
     if pair.get("duplicate_of"):
         reasons.append(("drop", f"same pixels as {pair['duplicate_of']}"))
+    not_skin = (modality is not None and modality.get("modality") == "other"
+                and not modality.get("review"))
     if img is None:
         reasons.append(("drop", "image cannot be decoded"))
         checks["raster_arrow"] = checks["face"] = checks["content"] = "not_checked"
@@ -129,17 +131,21 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
         checks["content"] = describe(content)
         if content:
             reasons.append((content[0], content[1]))
-        arrow = burnt_in_arrow(img)
-        checks["raster_arrow"] = arrow or False
-        if arrow:
-            reasons.append(("review", f"possible burnt-in arrow ({arrow['colour']})"))
-        if faces is None:
-            checks["face"] = faces_why
+        if (content and content[0] == "drop") or not_skin:
+            # left out whatever the other checks say: spare them
+            checks["raster_arrow"] = checks["face"] = "skipped: not a skin image"
         else:
-            full, n = faces.full_face(img)
-            checks["face"] = {"faces": n, "full_face": full}
-            if full:
-                reasons.append(("drop", "full face"))
+            arrow = burnt_in_arrow(img)
+            checks["raster_arrow"] = arrow or False
+            if arrow:
+                reasons.append(("review", f"possible burnt-in arrow ({arrow['colour']})"))
+            if faces is None:
+                checks["face"] = faces_why
+            else:
+                full, n = faces.full_face(img)
+                checks["face"] = {"faces": n, "full_face": full}
+                if full:
+                    reasons.append(("drop", "full face"))
     context = caption_context(pair.get("text") or "")
     checks["caption_context"] = context or False
     if context:
@@ -155,6 +161,15 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
     decision = max((r[0] for r in reasons), key=RANK.__getitem__, default="keep")
     return {"id": pair["id"], "decision": decision, "reasons": [r[1] for r in reasons],
             "checks": checks}
+
+
+def _shrink(img: np.ndarray | None) -> np.ndarray | None:
+    """One resize to the checks' working size, instead of one per check."""
+    if img is None or max(img.shape[:2]) <= CHECK_SIDE:
+        return img
+    s = CHECK_SIDE / max(img.shape[:2])
+    size = (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
 def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False,
@@ -178,7 +193,8 @@ def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False,
     with progress_bar(quiet) as bar:
         task = bar.add_task("filter", total=len(todo))
         for p in todo:
-            img = read_reduced(work / p["image"], p.get("width"), p.get("height"), CHECK_SIDE)
+            img = _shrink(read_reduced(work / p["image"], p.get("width"), p.get("height"),
+                                       CHECK_SIDE))
             rec = decide(p, img, modality.get(p["id"]), faces, why)
             counts[rec["decision"]] += 1
             batch.append(rec)

@@ -9,7 +9,8 @@ rendered so the overlays show.
 Pixels: a JPEG whose stream is RGB or grey and is placed upright and unstretched is copied byte
 for byte (``xref_stream_raw``: no decode at all). CMYK and JPX streams, masks, palettes and
 decode arrays are decoded once by MuPDF and converted to RGB; strips, overlays, rotations and
-stretched placements are rendered from the page. ``Document.extract_image`` is not used: on a
+stretched placements are rendered from the page, at most ``max_side`` pixels long (rendering
+a 1513 x 2470 collage at full size took 1 s, measured). ``Document.extract_image`` is not used: on a
 CMYK JPEG it decodes and re-encodes the picture (1.1 s for one 2000 x 1105 image, measured),
 only for the result to be thrown away.
 """
@@ -155,8 +156,8 @@ def _has_decode(doc: pymupdf.Document, xref: int) -> bool:
     return doc.xref_get_key(xref, "Decode")[0] != "null"
 
 
-def pixels(doc: pymupdf.Document, it: dict[str, Any], max_zoom: float, quality: int
-           ) -> tuple[bytes, str, str]:
+def pixels(doc: pymupdf.Document, it: dict[str, Any], max_zoom: float, quality: int,
+           max_side: int = 1600) -> tuple[bytes, str, str]:
     """(encoded bytes, extension, how) for one picture: ``stored``, ``decoded`` or ``rendered``."""
     if plain_placement(it) and not _has_decode(doc, it["xref"]):
         if it["filter"] == "DCTDecode":
@@ -174,7 +175,8 @@ def pixels(doc: pymupdf.Document, it: dict[str, Any], max_zoom: float, quality: 
         return _encode(pix, quality), "jpg", "decoded"
     # Strips, overlays, masks, rotation, stretching: render what is printed.
     page = doc[it["page"]]
-    zoom = min(max_zoom, max(it["w"] / it["rect"].width, it["h"] / it["rect"].height))
+    zoom = min(max_zoom, max(it["w"] / it["rect"].width, it["h"] / it["rect"].height),
+               max_side / max(it["rect"].width, it["rect"].height))
     pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=it["rect"], alpha=False,
                           colorspace=pymupdf.csRGB)
     return _encode(pix, quality), "jpg", "rendered"
@@ -191,16 +193,21 @@ def _encode(pix: pymupdf.Pixmap, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def vector_marks(drawings: list[dict[str, Any]], r: pymupdf.Rect) -> int:
-    """Vector paths drawn over an image: arrows, circles, lines. Frames, backgrounds and boxes
-    that hold the whole picture are skipped -- with 1 pt of slack: BMC and Cureus pages put a
-    white background box 0.0004 pt short of the picture's edge (measured), which a strict
-    ``contains`` counted as an annotation."""
-    n = 0
+def vector_marks(log: list[tuple[str, tuple]], r: pymupdf.Rect) -> int:
+    """Vector paths drawn over an image (arrows, circles, lines), from ``page.get_bboxlog()``
+    -- every drawing operation's box in painting order, 10-30x faster than ``get_drawings`` on
+    a page of 30,000 path items (Nature Communications 15:5649, p. 6). Only paths painted after
+    the picture are over it; frames and boxes holding the whole picture are skipped, with 1 pt
+    of slack: BMC and Cureus pages put a white box 0.0004 pt short of the picture's edge."""
     grown = pymupdf.Rect(r.x0 - 1, r.y0 - 1, r.x1 + 1, r.y1 + 1)
-    for d in drawings:
-        dr = d.get("rect")
-        if dr is None or not dr.intersects(r):
+    start = next((i for i, (kind, box) in enumerate(log) if kind == "fill-image"
+                  and grown.contains(pymupdf.Rect(box))), -1)
+    n = 0
+    for kind, box in log[start + 1:]:
+        if not kind.endswith("-path"):
+            continue
+        dr = pymupdf.Rect(box)
+        if not dr.intersects(r):
             continue
         if pymupdf.Rect(dr.x0 - 1, dr.y0 - 1, dr.x1 + 1, dr.y1 + 1).contains(r):
             continue
