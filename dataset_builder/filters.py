@@ -141,6 +141,9 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
                 reasons.append(("review", f"possible burnt-in arrow ({arrow['colour']})"))
             if faces is None:
                 checks["face"] = faces_why
+            elif (modality or {}).get("modality") in ("dermoscopy", "pathology") \
+                    and not modality.get("review"):
+                checks["face"] = "skipped: no full face under a dermatoscope or microscope"
             else:
                 full, n = faces.full_face(img)
                 checks["face"] = {"faces": n, "full_face": full}

@@ -87,3 +87,18 @@ def test_wrapped_elsevier_captions_are_whole(runs: dict) -> None:
     pairs = runs["anbrasdermatol_2021_palhares_exanthematic_dengue_mimicking_rubella"]["pairs"]
     assert [p["caption"] for p in pairs][1].endswith("The right axillary region was spared.")
     assert all("  " not in p["caption"] for p in pairs)  # one space between words
+
+
+def test_run_needs_no_library_of_its_own(tmp_path: Path) -> None:
+    """`run` once refused to start without --library; the shipped one is the default now."""
+    from click.testing import CliRunner
+    from harness.dataset_builder.cli import cli
+
+    pdf = SHARED_DATA / "pdfs" / "cureus_2020_raza_dengue_hemorrhagic_skin_manifestations.pdf"
+    if not pdf.is_file():
+        pytest.skip(f"the real reference PDF {pdf} is absent")
+    r = CliRunner().invoke(cli, ["run", str(pdf), "--work", str(tmp_path / "w"),
+                                 "--out", str(tmp_path / "o"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    meta = (tmp_path / "o" / "MM-Skin" / "metadata.csv").read_text().splitlines()
+    assert len(meta) == 4 and all(",clinical," in line for line in meta[1:])
