@@ -17,24 +17,15 @@ def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return min(a1, b1) - max(a0, b0)
 
 
-def _blocked_v(img: list[float], cap: list[float], y0: float, y1: float,
-               obstacles: list[list[float]]) -> bool:
-    """Body text or another caption between y0 and y1 across the image's columns?"""
+def _blocked(cap: list[float], across: tuple[float, float], lo: float, hi: float,
+             vertical: bool, obstacles: list[list[float]]) -> bool:
+    """Body text or another caption lying between ``lo`` and ``hi`` (along y when
+    ``vertical``, else along x) and overlapping ``across`` on the other axis?"""
+    a, b, c, d = (0, 2, 1, 3) if vertical else (1, 3, 0, 2)
     for o in obstacles:
         if o is cap or o == cap:
             continue
-        if overlap(o[0], o[2], img[0], img[2]) > 2 and o[1] >= y0 - 1 and o[3] <= y1 + 1:
-            return True
-    return False
-
-
-def _blocked_h(img: list[float], cap: list[float], x0: float, x1: float,
-               obstacles: list[list[float]]) -> bool:
-    """Body text between a picture and a caption beside it?"""
-    for o in obstacles:
-        if o is cap or o == cap:
-            continue
-        if overlap(o[1], o[3], cap[1], cap[3]) > 2 and o[0] >= x0 - 1 and o[2] <= x1 + 1:
+        if overlap(o[a], o[b], *across) > 2 and o[c] >= lo - 1 and o[d] <= hi + 1:
             return True
     return False
 
@@ -42,16 +33,17 @@ def _blocked_h(img: list[float], cap: list[float], x0: float, x1: float,
 def pair_cost(img: list[float], cap: list[float], obstacles: list[list[float]]) -> float | None:
     if overlap(img[0], img[2], cap[0], cap[2]) > 2:
         if img[3] <= cap[1] + 2:  # image above the caption
-            if not _blocked_v(img, cap, img[3], cap[1], obstacles):
+            if not _blocked(cap, (img[0], img[2]), img[3], cap[1], True, obstacles):
                 return max(0.0, cap[1] - img[3])
         elif img[1] >= cap[3] - 2:  # image below the caption
-            if not _blocked_v(img, cap, cap[3], img[1], obstacles):
+            if not _blocked(cap, (img[0], img[2]), cap[3], img[1], True, obstacles):
                 return max(0.0, img[1] - cap[3]) + BELOW_PENALTY
     elif overlap(img[1], img[3], cap[1], cap[3]) > 0:
         right = cap[0] >= img[2]
         gap = cap[0] - img[2] if right else img[0] - cap[2]
         lo, hi = (img[2], cap[0]) if right else (cap[2], img[0])
-        if 0 <= gap <= SIDE_MAX_GAP and not _blocked_h(img, cap, lo, hi, obstacles):
+        if 0 <= gap <= SIDE_MAX_GAP and not _blocked(cap, (cap[1], cap[3]), lo, hi, False,
+                                                     obstacles):
             return gap + SIDE_PENALTY
     return None
 

@@ -7,8 +7,8 @@ placed inside another picture's area belongs to that picture; only the printed w
 rendered so the overlays show.
 
 Pixels: a JPEG whose stream is RGB or grey and is placed upright and unstretched is copied byte
-for byte (``xref_stream_raw``: no decode at all). CMYK and JPX streams, masks, palettes and
-decode arrays are decoded once by MuPDF and converted to RGB; strips, overlays, rotations and
+for byte (``xref_stream_raw``: no decode at all). CMYK and JPX streams, palettes and decode
+arrays are decoded once by MuPDF and converted to RGB; masks, strips, overlays, rotations and
 stretched placements are rendered from the page, at most ``max_side`` pixels long (rendering
 a 1513 x 2470 collage at full size took 1 s, measured). ``Document.extract_image`` is not used: on a
 CMYK JPEG it decodes and re-encodes the picture (1.1 s for one 2000 x 1105 image, measured),
@@ -159,8 +159,10 @@ def _has_decode(doc: pymupdf.Document, xref: int) -> bool:
 def pixels(doc: pymupdf.Document, it: dict[str, Any], max_zoom: float, quality: int,
            max_side: int = 1600) -> tuple[bytes, str, str]:
     """(encoded bytes, extension, how) for one picture: ``stored``, ``decoded`` or ``rendered``."""
-    if plain_placement(it) and not _has_decode(doc, it["xref"]):
-        if it["filter"] == "DCTDecode":
+    if plain_placement(it):
+        # A /Decode array (PyMuPDF writes one for Adobe CMYK JPEGs) is applied by MuPDF's
+        # decoder, not by anyone reading the raw bytes: such streams are decoded, not copied.
+        if it["filter"] == "DCTDecode" and not _has_decode(doc, it["xref"]):
             raw = doc.xref_stream_raw(it["xref"])
             n = jpeg_components(raw)
             if n in (1, 3, None) and not decodable(raw):
