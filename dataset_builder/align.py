@@ -4,7 +4,7 @@ For each caption the figure is looked for in the space next to it (above, below,
 bounded by body text and other captions, as pdffigures2 does; each image goes to its cheapest
 caption. The images of one caption, in reading order, are its panels; sub-captions are matched
 to panels by label order (or left/right, top/bottom). A composite raster with more labels than
-images is cut at its white gutters. When labels and panels still disagree every panel keeps
+images is cut at its seams (composite.py). When labels and panels still disagree every panel keeps
 the full caption, and ``alignment`` records which path made each pair:
 
 ``label_order`` | ``label_order_split`` | ``spatial`` | ``single`` | ``full_caption_nolabels`` |
