@@ -18,7 +18,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from .extract import SOFT_HYPHEN
+from .blocks import SOFT_HYPHEN
 
 CAPTION_RE = re.compile(
     r"^(?P<label>(?:Figure|FIGURE|Fig\.?|FIG\.?|Plate|PLATE)\s*"
@@ -121,15 +121,8 @@ def caption_candidates(page_no: int, blocks: list[dict[str, Any]], body_font: tu
             score -= 3
             ev.append("reads as a sentence about the figure")
         text, emph, bbox = b["text"], [list(r) for r in b["emph"]], list(b["bbox"])
-        # Continuation blocks: same font and size, directly below (or beside, 2-column captions).
-        for j in range(i + 1, len(blocks)):
+        for j in _continuations(i, blocks, used):
             c = blocks[j]
-            if (c["font"], c["size"]) != (b["font"], b["size"]) or CAPTION_RE.match(c["text"]):
-                break
-            gap = c["bbox"][1] - bbox[3]
-            below = 0 <= gap < 0.9 * b["size"] and c["bbox"][0] < bbox[2] and c["bbox"][2] > bbox[0]
-            if not below:
-                break
             off = len(text) + 1
             text += " " + c["text"]
             emph += [[s + off, e + off] for s, e in c["emph"]]
@@ -140,12 +133,44 @@ def caption_candidates(page_no: int, blocks: list[dict[str, Any]], body_font: tu
         while start < len(text) and text[start] == " ":
             start += 1
         body_emph = [[s - start, e - start] for s, e in emph if e - start > 0]
-        label = m.group("label") + (m.group("punct") or "")
+        label = " ".join(b["text"][:m.end()].split())  # as printed: "Fig. 1 |", "FIGURE 2-1."
         out.append(Caption(page=page_no, bbox=bbox, label=label,
                            figure=figure_key(m.group("num")) + (m.group("suffix") or ""),
                            body=text[start:], emph=[[max(0, s), e] for s, e in body_emph],
                            score=score, evidence=ev))
     return out
+
+
+def _continuations(i: int, blocks: list[dict[str, Any]], used: set[int]) -> list[int]:
+    """Blocks that continue caption block ``i``, in reading order: same font and size, and
+    either directly below the last piece (overlapping it is allowed: Elsevier pages return a
+    wrapped line as its own block whose box overlaps the first) or, for a caption running
+    across two columns (Nature), in the next column starting at the caption's top."""
+    first = blocks[i]
+    font, size = first["font"], first["size"]
+    last = first["bbox"]
+    out: list[int] = []
+    while True:
+        nxt = None
+        for j, c in enumerate(blocks):
+            if j == i or j in used or j in out or (c["font"], c["size"]) != (font, size):
+                continue
+            if CAPTION_RE.match(c["text"]):
+                continue
+            cb = c["bbox"]
+            gap = cb[1] - last[3]
+            below = (-1.5 * size <= gap < 0.9 * size and cb[1] > last[1] + 0.5 * size
+                     and cb[0] < last[2] and cb[2] > last[0])
+            beside = (not out and 0 <= cb[0] - last[2] <= 40
+                      and abs(cb[1] - first["bbox"][1]) < size
+                      and not re.search(r"[.!?]\s*$", first["text"]))
+            if below or beside:
+                nxt = j
+                break
+        if nxt is None:
+            return out
+        out.append(nxt)
+        last = blocks[nxt]["bbox"]
 
 
 def select_captions(cands: list[Caption], min_score: int = 2) -> list[Caption]:
@@ -208,17 +233,43 @@ def _expand(first: str, rest: str) -> tuple[str, ...] | None:
     return tuple(letters)
 
 
+GROUP_GAP_RE = re.compile(r"\s*(,|and|&|to|[-–—])\s*")
+
+
+def _join_groups(text: str, labels: list[Label]) -> list[Label]:
+    """Bold letters joined only by 'and', ',', '&' or a dash ("**A** and **B** Histology ...",
+    BMC) are one label for several panels, as "(A and B)" is."""
+    out: list[Label] = []
+    for lab in sorted(labels, key=lambda x: x.start):
+        prev = out[-1] if out else None
+        m = GROUP_GAP_RE.fullmatch(text[prev.end:lab.start]) if prev else None
+        if prev and m and lab.letters[0].islower() == prev.letters[-1].islower():
+            letters = _expand(prev.letters[-1], f"{m.group(1)} {lab.letters[0]}")
+            if letters:
+                out[-1] = Label(prev.start, lab.end, prev.letters[:-1] + letters, "bold")
+                continue
+        out.append(lab)
+    return out
+
+
 def find_labels(text: str, emph: list[list[int]]) -> list[Label]:
     cands: list[Label] = []
     for m in PAREN_RE.finditer(text):
         letters = _expand(m.group(1), m.group(2))
         if letters and not REFERENCE_RE.search(text[:m.start()]):
             cands.append(Label(m.start(), m.end(), letters, "paren"))
+    bold: list[Label] = []
     for s, e in emph:
         frag = text[s:e]
         m = re.fullmatch(r"\s*([A-Za-z])\s*[,.:)]?\s*", frag)
         if m:
-            cands.append(Label(s, e, (m.group(1),), "bold"))
+            bold.append(Label(s, e, (m.group(1),), "bold"))
+            continue
+        # A letter closing a bold title: "... offline and online dermatologists. a" (Nature).
+        m = re.search(r"[.:;]\s+([A-Za-z])\s*$", frag)
+        if m:
+            bold.append(Label(s + m.start(1), e, (m.group(1),), "bold"))
+    cands += _join_groups(text, bold)
     # Styles overlap ("(a)" with a bold a; a bold "A," at a sentence start): each style is
     # judged on its own in choose_labels, so one missed emphasis cannot hide a whole style.
     for m in START_RE.finditer(text):

@@ -22,7 +22,7 @@ from .align import run_align
 from .demographics import run_demographics
 from .extract import ExtractConfig, run_extract
 from .filters import run_filter
-from .modality import Library, Weights, run_modality
+from .modality import Library, Weights, default_library, run_modality
 from .vqa_gen import (
     Backend,
     OpenAIBackend,
@@ -105,12 +105,13 @@ def _library(library_file: Path | None, references: Path | None) -> Library:
         return Library.load(library_file)
     if references:
         return Library.from_folders(references)
-    raise UsageError("the modality stage needs --library FILE.npz or --references FOLDER.")
+    return default_library()  # shipped features; docs/dataset_builder.md says what it is worth
 
 
 MODALITY_OPTS = [
     click.option("--library", "library_file", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Reference library (.npz) from `dataset-builder library`."),
+                 help="Reference library (.npz) from `dataset-builder library`; default: the "
+                      "shipped one (see docs/dataset_builder.md before trusting it)."),
     click.option("--references", type=click.Path(file_okay=False, path_type=Path),
                  help="Labelled folders <modality>/*.jpg to build the library from."),
     click.option("--colour-weight", default=0.25, show_default=True),

@@ -4,9 +4,14 @@
   extraction) -> ``drop``.
 - Burnt-in arrows (a heuristic on thin, straight, pure-colour strokes with a head) -> ``review``:
   the heuristic also fires on white histology clefts and dermoscopy glare, so a person decides.
-- Full faces -> ``drop`` when a face detector the user supplies (an OpenCV Haar cascade ``.xml``
-  or a YuNet ``.onnx``) finds a face covering a large part of the picture; without a model
-  the check is recorded as ``not_checked``. No face model ships with opencv-python-headless.
+- Full faces -> ``drop`` when OpenCV's own frontal-face cascade (or a model given with
+  ``--face-model``: a Haar ``.xml`` or a YuNet ``.onnx``) finds a face spanning a fifth of the
+  picture (``faces.py``); where OpenCV has no cascades the check is ``not_checked`` and why.
+- Blank rasters and ink on a flat background -> ``drop``; greyscale pictures -> ``review``
+  (``content.py``).
+- A caption that names another organ or a non-skin imaging method and nothing of skin (liver
+  histology, an ECG) -> ``review``: it may be pathology, but not of skin.
+- A modality the classifier is unsure of (distance ratio close to 1) -> ``review``.
 - Genitalia and identifying tattoos: no detector -> ``not_checked`` on every image.
 - Exact duplicate pixels -> ``drop``; sub-captions that could not be matched to panels ->
   ``review``.
@@ -17,6 +22,7 @@ removed from disk, and the write stage reports how many were left out and why.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,22 +30,28 @@ from typing import Any
 import cv2
 import numpy as np
 
-from harness.errors import UsageError
-
 from .align import all_pairs
+from .content import content_check, describe
+from .faces import FaceDetector, unavailable
+from .imageio import read_reduced
 from .progress import progress_bar
 from .records import append_jsonl, done_ids, read_jsonl
 
 RANK = {"keep": 0, "review": 1, "drop": 2}
+# The checks look at 160-320 px; decoding more is waste. Each check resizes from this itself:
+# resizing twice (to 400, then 256) lost the thin arrows of the Cureus photographs (measured).
+CHECK_SIDE = 400
+MODALITY_REASON = "modality uncertain:"  # a reviewer's verified modality settles these
 
 
 def burnt_in_arrow(img: np.ndarray) -> dict[str, Any] | None:
     """A thin straight stroke of annotation colour (pure white/black/saturated) with a head.
 
-    Thin structures are separated from flat areas by a white top-hat on each colour mask; a
-    stroke counts when it is long (>= 15% of the short side) and its minimum-area rectangle is
-    much wider than the stroke itself, which a shaft with an arrow head is and a hair is not
-    (mostly). Returns the evidence or None.
+    Thin structures are separated from flat areas by a white top-hat on each colour mask;
+    strokes touching the picture's edge are frames, not arrows; a stroke counts when it is
+    long (>= 15% of the short side) and its minimum-area rectangle is much wider than the
+    stroke itself, which a shaft with an arrow head is and a hair is not (mostly). Returns
+    the evidence or None.
     """
     h, w = img.shape[:2]
     scale = 256 / max(h, w)
@@ -65,6 +77,9 @@ def burnt_in_arrow(img: np.ndarray) -> dict[str, Any] | None:
             area = stats[i, cv2.CC_STAT_AREA]
             if area < side * 0.6:
                 continue
+            x, y, cw, ch = stats[i, :4]
+            if x <= 1 or y <= 1 or x + cw >= sw - 1 or y + ch >= sh - 1:
+                continue  # a frame or margin along the edge (the infoGAN images of the corpus)
             ys, xs = np.nonzero(lab == i)
             (_, _), (rw, rh), _ = cv2.minAreaRect(np.column_stack([xs, ys]).astype(np.float32))
             length, breadth = max(rw, rh), min(rw, rh)
@@ -75,46 +90,32 @@ def burnt_in_arrow(img: np.ndarray) -> dict[str, Any] | None:
     return None
 
 
-class FaceDetector:
-    """A user-supplied OpenCV face model: Haar cascade (.xml) or YuNet (.onnx)."""
+NOT_SKIN = re.compile(
+    r"\b(liver|hepat\w*|kidney|renal|lungs?|pulmonary|heart|cardiac|myocard\w*|pericard\w*|"
+    r"brain|cerebr\w*|thalam\w*|bone marrow|colon\w*|gastric|stomach|intestin\w*|bowel|"
+    r"pancrea\w*|spleen|splenic|thyroid|prostat\w*|bladder|retina\w*|fundus|"
+    r"electrocardiogra\w*|ECG|echocardiogra\w*|MRI|CT|computed tomography|radiograph\w*|"
+    r"X-ray|ultraso\w*)\b", re.I)
+SKIN = re.compile(
+    r"\b(skin|cutaneous|subcutaneous|derm\w*|epiderm\w*|rash\w*|eruption|exanthem\w*|"
+    r"lesions?|plaques?|papul\w*|macul\w*|vesic\w*|bull(a|ae|ous)|pustul\w*|wheals?|"
+    r"urticari\w*|erythem\w*|petechia\w*|purpur\w*|ecchymo\w*|nevus|naevus|nevi|naevi|"
+    r"melanom\w*|kerato\w*|eczem\w*|psoria\w*|scalp|nails?|ulcer\w*|wart|tumou?r|nodules?)\b",
+    re.I)
 
-    def __init__(self, path: Path, min_fraction: float = 0.2) -> None:
-        if not path.is_file():
-            raise UsageError(f"face model {path} does not exist.")
-        self.path, self.min_fraction = path, min_fraction
-        if path.suffix.lower() == ".xml":
-            self.cascade = cv2.CascadeClassifier(str(path))
-            if self.cascade.empty():
-                raise UsageError(f"face model {path} is not an OpenCV cascade file.")
-            self.yunet = None
-        elif path.suffix.lower() == ".onnx":
-            self.cascade = None
-            try:
-                self.yunet = cv2.FaceDetectorYN.create(str(path), "", (320, 320))
-            except cv2.error as exc:
-                raise UsageError(f"face model {path} could not be loaded by OpenCV.") from exc
-        else:
-            raise UsageError(f"face model {path} must be an OpenCV cascade .xml or YuNet .onnx.")
 
-    def faces(self, img: np.ndarray) -> list[list[int]]:
-        if self.cascade is not None:
-            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            found = self.cascade.detectMultiScale(grey, 1.1, 5)
-            return [list(map(int, f)) for f in found]
-        h, w = img.shape[:2]
-        self.yunet.setInputSize((w, h))
-        _, found = self.yunet.detect(img)
-        return [] if found is None else [list(map(int, f[:4])) for f in found]
-
-    def full_face(self, img: np.ndarray) -> tuple[bool, int]:
-        """(a face covers at least ``min_fraction`` of the short side, number of faces)."""
-        found = self.faces(img)
-        side = min(img.shape[:2])
-        return any(max(f[2], f[3]) >= self.min_fraction * side for f in found), len(found)
+def caption_context(text: str) -> str | None:
+    """Why a caption suggests the picture is not of skin (names another organ or a non-skin
+    imaging method and nothing of skin), or None. The BMC corpus article's liver H&E panels
+    look like skin pathology to any colour/texture feature; only the words tell them apart."""
+    other = NOT_SKIN.findall(text)
+    if other and not SKIN.search(text):
+        return f"caption names {other[0]}, nothing of skin"
+    return None
 
 
 def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any] | None,
-           faces: FaceDetector | None) -> dict[str, Any]:
+           faces: FaceDetector | None, faces_why: str = "not_checked") -> dict[str, Any]:
     reasons: list[tuple[str, str]] = []
     checks: dict[str, Any] = {"vector_marks": pair.get("vector_marks", 0),
                               "genitalia": "not_checked", "tattoo": "not_checked"}
@@ -122,32 +123,63 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
         reasons.append(("drop", f"{pair['vector_marks']} vector path(s) drawn over the image"))
     if pair.get("duplicate_of"):
         reasons.append(("drop", f"same pixels as {pair['duplicate_of']}"))
+    not_skin = (modality is not None and modality.get("modality") == "other"
+                and not modality.get("review"))
     if img is None:
         reasons.append(("drop", "image cannot be decoded"))
-        checks["raster_arrow"] = checks["face"] = "not_checked"
+        checks["raster_arrow"] = checks["face"] = checks["content"] = "not_checked"
     else:
-        arrow = burnt_in_arrow(img)
-        checks["raster_arrow"] = arrow or False
-        if arrow:
-            reasons.append(("review", f"possible burnt-in arrow ({arrow['colour']})"))
-        if faces is None:
-            checks["face"] = "not_checked"
+        content = content_check(img)
+        checks["content"] = describe(content)
+        if content:
+            reasons.append((content[0], content[1]))
+        if (content and content[0] == "drop") or not_skin:
+            # left out whatever the other checks say: spare them
+            checks["raster_arrow"] = checks["face"] = "skipped: not a skin image"
         else:
-            full, n = faces.full_face(img)
-            checks["face"] = {"faces": n, "full_face": full}
-            if full:
-                reasons.append(("drop", "full face"))
+            arrow = burnt_in_arrow(img)
+            checks["raster_arrow"] = arrow or False
+            if arrow:
+                reasons.append(("review", f"possible burnt-in arrow ({arrow['colour']})"))
+            if faces is None:
+                checks["face"] = faces_why
+            elif (modality or {}).get("modality") in ("dermoscopy", "pathology") \
+                    and not modality.get("review"):
+                checks["face"] = "skipped: no full face under a dermatoscope or microscope"
+            else:
+                full, n = faces.full_face(img)
+                checks["face"] = {"faces": n, "full_face": full}
+                if full:
+                    reasons.append(("drop", "full face"))
+    context = caption_context(pair.get("text") or "")
+    checks["caption_context"] = context or False
+    if context:
+        reasons.append(("review", context))
     if pair.get("alignment") == "full_caption_mismatch":
         reasons.append(("review", "sub-captions could not be matched to panels"))
     if modality is not None and modality.get("modality") is None:
         reasons.append(("review", "no modality"))
+    elif modality is not None and modality.get("review"):
+        reasons.append(("review", f"{MODALITY_REASON} {modality['modality']} or "
+                                  f"{modality['runner_up']} (distance ratio "
+                                  f"{modality.get('ratio', 1 - modality['margin']):.2f})"))
     decision = max((r[0] for r in reasons), key=RANK.__getitem__, default="keep")
     return {"id": pair["id"], "decision": decision, "reasons": [r[1] for r in reasons],
             "checks": checks}
 
 
-def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False) -> dict[str, int]:
-    faces = FaceDetector(face_model) if face_model else None
+def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False,
+               face_check: bool = True) -> dict[str, Any]:
+    """Decisions for every pair not yet decided. Faces are checked with ``face_model`` or,
+    without one, OpenCV's own cascade; where this OpenCV has none the check is recorded as not
+    done and the returned counts say why (``face_check``)."""
+    faces, why = None, "not_checked"
+    if face_model:
+        faces = FaceDetector(face_model)
+    elif face_check:
+        missing = unavailable()
+        faces = None if missing else FaceDetector()
+        why = f"not_checked: {missing}" if missing else why
     out = work / "filter" / "decisions.jsonl"
     done = done_ids(out)
     modality = {r["id"]: r for r in read_jsonl(work / "modality" / "modality.jsonl")}
@@ -157,8 +189,8 @@ def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False) 
     with progress_bar(quiet) as bar:
         task = bar.add_task("filter", total=len(todo))
         for p in todo:
-            img = cv2.imread(str(work / p["image"]), cv2.IMREAD_REDUCED_COLOR_2)
-            rec = decide(p, img, modality.get(p["id"]), faces)
+            img = read_reduced(work / p["image"], p.get("width"), p.get("height"), CHECK_SIDE)
+            rec = decide(p, img, modality.get(p["id"]), faces, why)
             counts[rec["decision"]] += 1
             batch.append(rec)
             if len(batch) >= 64:
@@ -166,4 +198,7 @@ def run_filter(work: Path, face_model: Path | None = None, quiet: bool = False) 
                 batch = []
             bar.advance(task)
     append_jsonl(out, batch)
-    return dict(counts)
+    res: dict[str, Any] = dict(counts)
+    if faces is None and face_check and not face_model and why != "not_checked":
+        res["face_check"] = why
+    return res

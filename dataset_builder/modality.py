@@ -1,15 +1,21 @@
-"""Stage 3, modality: clinical / dermoscopy / pathology by nearest neighbour (the paper's method).
+"""Stage 3, modality: clinical / dermoscopy / pathology / other by nearest reference (the paper's
+colour-histogram + LBP classifier, with an ``other`` class for diagrams, charts, screenshots,
+radiology and text, which the write stage leaves out).
 
 Features: an HSV colour histogram and uniform local-binary-pattern histograms (scikit-image),
 each L1-normalised then square-rooted, so that Euclidean distance between blocks is the
 Hellinger distance and each block has unit length; the blocks are weighted at query time
 (measured on 87 real images, colour at weight 1 swamps texture, see the research notes, so
-the default down-weights colour). The label is that of the nearest reference image(s); the
-margin to the nearest reference of another class decides what goes to the review file.
+the default down-weights colour). The label is that of the nearest reference image(s). The
+distance ratio -- nearest reference of the chosen class over nearest reference of any other
+class -- says how sure that is; ``margin`` = 1 - ratio, and a margin under ``review_margin``
+sends the image to the review file the paper's "verified manually" step needs.
 
-A library is built from labelled folders ``<root>/<modality>/*.jpg`` and saved as ``.npz``.
-Output: ``<work>/modality/modality.jsonl`` and ``<work>/modality/review.csv``; a reviewer's
-answer in that file's ``verified`` column is what the write stage uses.
+A library is built from labelled folders ``<root>/<modality>/*.jpg`` and saved as ``.npz``;
+without one the shipped default (``data/modality_library.npz``, provenance in
+``data/README.md``) is used. Output: ``<work>/modality/modality.jsonl`` and
+``<work>/modality/review.csv``; a reviewer's answer in that file's ``verified`` column is what
+the write stage uses.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import json
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +36,14 @@ from skimage.feature import local_binary_pattern
 from harness.errors import UsageError
 
 from .align import all_pairs
+from .imageio import read_reduced
 from .progress import progress_bar
 from .records import append_jsonl, done_ids, read_jsonl
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+MODALITIES = ("clinical", "dermoscopy", "pathology", "other")
+SKIN_MODALITIES = MODALITIES[:3]
+DEFAULT_LIBRARY = Path(__file__).with_name("data") / "modality_library.npz"
 
 
 @dataclass(frozen=True)
@@ -81,15 +91,31 @@ class Library:
     colour: np.ndarray        # [n, d_colour]
     lbp: np.ndarray           # [n, d_lbp]
     labels: list[str]
-    paths: list[str]
+    paths: list[str]             # where each reference came from (provenance)
     config: FeatureConfig
+    sources: list[str] = field(default_factory=list)  # leave-one-source-out unit
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            self.sources = list(self.paths)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:  # np.savez on a handle keeps the name as given
             np.savez_compressed(fh, colour=self.colour, lbp=self.lbp,
                                 labels=np.array(self.labels), paths=np.array(self.paths),
+                                sources=np.array(self.sources),
                                 config=np.array(json.dumps(asdict(self.config))))
+
+    def without(self, source: str) -> Library:
+        """The library less the references of one source (leave-one-source-out)."""
+        keep = [i for i, s in enumerate(self.sources) if s != source]
+        return Library(self.colour[keep], self.lbp[keep], [self.labels[i] for i in keep],
+                       [self.paths[i] for i in keep], self.config,
+                       [self.sources[i] for i in keep])
+
+    def counts(self) -> dict[str, int]:
+        return {m: self.labels.count(m) for m in sorted(set(self.labels))}
 
     @classmethod
     def load(cls, path: Path) -> Library:
@@ -101,8 +127,9 @@ class Library:
             raw = json.loads(str(z["config"]))
             cfg = FeatureConfig(size=raw["size"], hsv_bins=tuple(raw["hsv_bins"]),
                                 lbp=tuple((int(p), float(r)) for p, r in raw["lbp"]))
+            sources = [str(x) for x in z["sources"]] if "sources" in z else []
             return cls(z["colour"], z["lbp"], [str(x) for x in z["labels"]],
-                       [str(x) for x in z["paths"]], cfg)
+                       [str(x) for x in z["paths"]], cfg, sources)
         except (KeyError, ValueError, OSError) as exc:
             raise UsageError(f"modality library {path} is not a library file ({exc}).") from exc
 
@@ -131,7 +158,9 @@ class Library:
         return cls(np.stack(colour), np.stack(lbp), labels, paths, cfg)
 
     def classify(self, img: np.ndarray, w: Weights) -> dict[str, Any]:
-        c, t = features(img, self.config)
+        return self.classify_features(*features(img, self.config), w)
+
+    def classify_features(self, c: np.ndarray, t: np.ndarray, w: Weights) -> dict[str, Any]:
         d = np.sqrt(w.colour ** 2 * ((self.colour - c) ** 2).sum(1)
                     + w.lbp ** 2 * ((self.lbp - t) ** 2).sum(1))
         order = np.argsort(d)
@@ -142,14 +171,21 @@ class Library:
         other = [i for i in order if self.labels[i] != label][0]
         d_other = float(d[other])
         return {"modality": label, "distance": round(best, 4),
+                "ratio": round(best / d_other, 4) if d_other else 1.0,
                 "margin": round((d_other - best) / d_other, 4) if d_other else 0.0,
                 "runner_up": self.labels[other],
                 "neighbour": self.paths[int(order[0])]}
 
 
+def default_library() -> Library:
+    """The shipped library (features only; see data/README.md for where each came from)."""
+    return Library.load(DEFAULT_LIBRARY)
+
+
 def classify_pair(work: Path, library: Library, weights: Weights,
                   pair: dict[str, Any]) -> dict[str, Any]:
-    img = load_bgr(work / pair["image"], library.config.size)
+    img = read_reduced(work / pair["image"], pair.get("width"), pair.get("height"),
+                       library.config.size)
     if img is None:
         return {"id": pair["id"], "modality": None, "error": "image cannot be decoded"}
     rec = {"id": pair["id"], **library.classify(img, weights)}

@@ -9,9 +9,10 @@ Backends (all return the model's raw text for a request; validation is shared):
   exact reruns; replay of a key that was never recorded is an error, so prompt drift shows.
 - ``TemplateBackend``: deterministic turns built from the caption fields, no LLM at all.
 
-Each answer is parsed as JSON, must hold 2-4 non-empty turns and must not give away that it
-was written from text ("caption", "mentioned", "context", ...). A failed answer is retried
-with the next seed, then recorded as ``failed`` with every reason. Output:
+Each answer is parsed as JSON, must hold 2-4 non-empty turns, must not give away that it was
+written from text ("caption", "mentioned", "context", ...) and may not add what the caption
+does not say (``vqa_checks``). A failed answer is retried with the next seed (a deterministic
+backend is asked once), then recorded as ``failed`` with every reason. Output:
 ``<work>/vqa/vqa.jsonl`` (append-only; the last line for an id wins).
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +31,10 @@ from harness.errors import UsageError
 from .align import all_pairs
 from .progress import progress_bar
 from .records import append_jsonl, read_jsonl
+from .vqa_checks import BANNED, speakable, validate
+
+__all__ = ["BANNED", "OpenAIBackend", "RecordBackend", "ReplayBackend", "Settings",
+           "TemplateBackend", "VQARequest", "run_vqa", "validate"]
 
 PROMPT_VERSION = "mmskin-qa-v1"
 
@@ -61,9 +65,6 @@ Image type: {modality}
 Patient: {patient}
 Description: {text}"""
 
-BANNED = re.compile(
-    r"\b(?:captions?|mentioned|mentions?|context|described|description|the text|figures?|"
-    r"fig\.|panels?|legend|as shown|the book|the author|the passage)\b", re.I)
 MODALITY_WORDS = {"clinical": "clinical photograph", "dermoscopy": "dermoscopic image",
                   "pathology": "histopathology image"}
 
@@ -138,12 +139,19 @@ class OpenAIBackend:
 
 
 class TemplateBackend:
-    """Deterministic turns from the caption: image type, what it shows, features, patient."""
+    """Deterministic turns from the caption: image type, what it shows, features, patient.
+
+    The caption is first read as an image description (``speakable``): references such as
+    "(Fig. 2)" go, "This figure shows X" becomes "X", and sentences about the text itself are
+    left out, so the turns pass the same checks as an LLM's. Its answer never changes, so it
+    is asked once, not retried (``deterministic``).
+    """
 
     name = "template"
+    deterministic = True
 
     def complete(self, req: VQARequest, messages: list[dict[str, str]], s: Settings) -> str:
-        sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", req.text) if x.strip()]
+        sentences = speakable(req.text)
         kind = MODALITY_WORDS.get(req.modality or "", "medical image")
         qa = [{"q": "What type of image is this?",
                "a": f"This is {'an' if kind[0] in 'aeiou' else 'a'} {kind}."}]
@@ -166,6 +174,7 @@ class RecordBackend:
     def __init__(self, inner: Backend, cassette: Path) -> None:
         self.inner, self.cassette = inner, cassette
         self.name = f"record({inner.name})"
+        self.deterministic = getattr(inner, "deterministic", False)
 
     def complete(self, req: VQARequest, messages: list[dict[str, str]], s: Settings) -> str:
         text = self.inner.complete(req, messages, s)
@@ -189,38 +198,6 @@ class ReplayBackend:
         return self.answers[key]
 
 
-def validate(text: str, min_turns: int = 2, max_turns: int = 4) -> list[dict[str, str]]:
-    """Turns of a model answer, or ValueError saying what is wrong with it."""
-    body = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", text.strip())
-    if not body.startswith(("{", "[")):
-        start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
-        if start < 0:
-            raise ValueError("no JSON in the answer")
-        body = body[start:]
-    try:
-        data, _ = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"answer is not valid JSON ({exc.msg})") from exc
-    items = data.get("qa", data.get("conversations")) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ValueError('JSON has no "qa" list')
-    turns = []
-    for it in items:
-        if not isinstance(it, dict):
-            raise ValueError("a turn is not an object")
-        q, a = it.get("q", it.get("question")), it.get("a", it.get("answer"))
-        if not isinstance(q, str) or not isinstance(a, str) or not q.strip() or not a.strip():
-            raise ValueError("a turn lacks a question or an answer")
-        turns.append({"q": q.strip(), "a": a.strip()})
-    if not min_turns <= len(turns) <= max_turns:
-        raise ValueError(f"{len(turns)} turns, expected {min_turns}-{max_turns}")
-    for t in turns:
-        m = BANNED.search(t["q"] + " " + t["a"])
-        if m:
-            raise ValueError(f"banned phrase {m.group(0)!r}")
-    return turns
-
-
 @dataclass
 class Outcome:
     id: str
@@ -230,13 +207,19 @@ class Outcome:
 
 
 def generate_one(backend: Backend, req: VQARequest, s: Settings, max_attempts: int) -> dict:
+    """Ask, check against the paper's rules, retry with the next seed; a backend whose answer
+    cannot change (``deterministic``) is asked once."""
     messages = req.messages()
     attempts = []
-    for attempt in range(max_attempts):
+    source = " ".join(x for x in (req.text, MODALITY_WORDS.get(req.modality or "", ""),
+                                  req.patient()) if x)
+    tries = 1 if getattr(backend, "deterministic", False) else max_attempts
+    for attempt in range(tries):
         sa = s.for_attempt(attempt)
         key = request_key(messages, sa)
         try:
-            turns = validate(backend.complete(req, messages, sa), req.min_turns, req.max_turns)
+            turns = validate(backend.complete(req, messages, sa), req.min_turns, req.max_turns,
+                             source)
         except Exception as exc:  # a server error or a bad answer: both are retried, then kept
             attempts.append({"key": key, "seed": sa.seed,
                              "error": f"{type(exc).__name__}: {exc}"[:500]})

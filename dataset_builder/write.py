@@ -3,7 +3,8 @@
     <out>/MM-Skin/images/<file>
     <out>/MM-Skin/Dataframe/{train,test}/vqa/MM-Skin_{split}.csv      image,question,answer,modality
     <out>/MM-Skin/Dataframe/{train,test}/caption/MM-Skin_{split}.csv  image,caption,modality,age,sex
-    <out>/MM-Skin/metadata.csv      image,modality,age,sex,caption,source_pdf,page,figure,panel
+    <out>/MM-Skin/metadata.csv      image,modality,age,sex,caption,source_pdf,page,figure,panel,
+                                    review (why a written image still needs a person's look)
     <out>/MM-Skin/split.csv         image,split,source_pdf,figure (how the split was made)
     <out>/MM-Skin/stats.json, stats.md
 
@@ -26,7 +27,8 @@ from typing import Any
 from harness.errors import UsageError
 
 from .align import all_pairs
-from .modality import read_verified
+from .filters import MODALITY_REASON
+from .modality import SKIN_MODALITIES, read_verified
 from .records import read_jsonl, write_atomic
 from .stats import dataset_stats, stats_markdown
 from .vqa_gen import latest
@@ -44,6 +46,53 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     for r in rows:
         w.writerow({c: "" if r.get(c) is None else r.get(c) for c in columns})
     return buf.getvalue()
+
+
+def written_modality(rec: dict[str, Any] | None, verified: str | None) -> str | None:
+    """The modality a pair is written with: the reviewer's, else the classifier's -- except
+    that an uncertain ``other`` whose runner-up is a skin modality is written as that, flagged,
+    rather than lost (a clinical photograph the library mistook for a diagram)."""
+    if verified:
+        return verified
+    rec = rec or {}
+    if (rec.get("modality") == "other" and rec.get("review")
+            and rec.get("runner_up") in SKIN_MODALITIES):
+        return rec["runner_up"]
+    return rec.get("modality")
+
+
+def outcome(decision: dict[str, Any] | None, modality: dict[str, Any] | None,
+            verified: str | None, include_review: bool = True) -> tuple[str, str]:
+    """("keep" | "review" | "excluded", why) for one pair: what the dataset does with it.
+
+    Only skin modalities are written; ``other`` (diagrams, charts, screenshots, radiology,
+    text) is left out. A reviewer's ``verified`` modality overrides the classifier and settles
+    a "modality uncertain" review; other review reasons stay.
+    """
+    if decision is None:
+        return "excluded", "not filtered yet"
+    if decision["decision"] == "drop":
+        return "excluded", "filter: drop"
+    written = written_modality(modality, verified)
+    if not written:
+        return "excluded", "no modality"
+    if written not in SKIN_MODALITIES:
+        return "excluded", f"not a skin image (modality {written})"
+    reasons = [r for r in decision.get("reasons", [])
+               if not (verified and r.startswith(MODALITY_REASON))]
+    if decision["decision"] == "review" and reasons:
+        return ("review", "; ".join(reasons)) if include_review else ("excluded",
+                                                                      "filter: review")
+    return "keep", ""
+
+
+def outcomes(work: Path, include_review: bool = True) -> dict[str, tuple[str, str]]:
+    """``outcome`` of every aligned pair of a work folder."""
+    mod = {r["id"]: r for r in read_jsonl(work / "modality" / "modality.jsonl")}
+    verified = read_verified(work)
+    decisions = {r["id"]: r for r in read_jsonl(work / "filter" / "decisions.jsonl")}
+    return {p["id"]: outcome(decisions.get(p["id"]), mod.get(p["id"]), verified.get(p["id"]),
+                             include_review) for p in all_pairs(work)}
 
 
 def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
@@ -64,17 +113,12 @@ def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
     captions, qa, meta, splits = [], [], [], []
     for p in pairs:
         pid = p["id"]
-        dec = decisions.get(pid, {}).get("decision")
-        if dec is None:
-            excluded["not filtered yet"] += 1
+        status, why = outcome(decisions.get(pid), mod.get(pid), verified.get(pid),
+                              include_review)
+        if status == "excluded":
+            excluded[why] += 1
             continue
-        if dec == "drop" or (dec == "review" and not include_review):
-            excluded[f"filter: {dec}"] += 1
-            continue
-        modality = verified.get(pid) or mod.get(pid, {}).get("modality")
-        if not modality:
-            excluded["no modality"] += 1
-            continue
+        modality = written_modality(mod.get(pid), verified.get(pid))
         src = work / p["image"]
         name = f"{pid}{src.suffix}"
         dst = root / "images" / name
@@ -87,7 +131,8 @@ def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
                "sex": d.get("sex"), "split": split}
         captions.append(row)
         meta.append({**row, "source_pdf": Path(p["pdf"]).name, "page": p["page"] + 1,
-                     "figure": p["figure"], "panel": p["label"] or p["panel"]})
+                     "figure": p["figure"], "panel": p["label"] or p["panel"],
+                     "review": why if status == "review" else ""})
         splits.append({"image": image, "split": split, "source_pdf": Path(p["pdf"]).name,
                        "figure": p["figure"]})
         v = vqa.get(pid)
@@ -107,7 +152,8 @@ def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
                      _csv([r for r in captions if r["split"] == split],
                           ["image", "caption", "modality", "age", "sex"]))
     write_atomic(root / "metadata.csv", _csv(meta, ["image", "modality", "age", "sex", "caption",
-                                                     "source_pdf", "page", "figure", "panel"]))
+                                                     "source_pdf", "page", "figure", "panel",
+                                                     "review"]))
     write_atomic(root / "split.csv", _csv(splits, ["image", "split", "source_pdf", "figure"]))
     stats = dataset_stats(captions, qa)
     stats["excluded"] = dict(excluded)

@@ -78,7 +78,6 @@ def test_captions_without_pictures_are_recorded(books: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["extract", "nowhere.pdf", "--work", "{w}"], "input nowhere.pdf does not exist."),
-    (["modality", "--work", "{w}"], "needs --library FILE.npz or --references FOLDER."),
     (["modality", "--work", "{w}", "--library", "{bad}"], "is not a library file"),
     (["modality", "--work", "{w}", "--references", "{w}/none"], "does not exist."),
     (["vqa", "--work", "{w}", "--backend", "openai"], "--backend openai needs --base-url."),

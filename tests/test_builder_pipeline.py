@@ -103,7 +103,10 @@ def test_modality_demographics_and_filters_against_truth(built: dict) -> None:
         checks = dec[p["id"]]["checks"]
         assert (checks["vector_marks"] > 0) == g["vector_arrow"]
         assert bool(checks["raster_arrow"]) == g["raster_arrow"], (g, checks)
-        assert checks["face"] == "not_checked"
+        if mod[p["id"]]["modality"] == "clinical" or mod[p["id"]].get("review"):
+            assert checks["face"] == {"faces": 0, "full_face": False}  # OpenCV's cascade ran
+        else:  # no full face under a dermatoscope or a microscope: not looked for
+            assert checks["face"].startswith("skipped")
         if g["vector_arrow"]:
             assert dec[p["id"]]["decision"] == "drop"
     review = (work / "modality" / "review.csv").read_text()
@@ -115,7 +118,7 @@ def test_written_layout_split_and_statistics(built: dict) -> None:
     with (root / "metadata.csv").open() as fh:
         meta = list(csv.DictReader(fh))
     assert list(meta[0]) == ["image", "modality", "age", "sex", "caption", "source_pdf", "page",
-                             "figure", "panel"]
+                             "figure", "panel", "review"]
     assert all((root / m["image"]).is_file() for m in meta)
     splits = {}
     for split in ("train", "test"):

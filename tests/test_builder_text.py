@@ -124,3 +124,59 @@ def test_herdan_c() -> None:
     assert (s["words"], s["vocabulary"], s["avg_length_words"]) == (6, 4, 3.0)
     assert s["herdan_c_paper"] == pytest.approx(4 / 1.791759, abs=1e-3)
     assert s["herdan_c"] == pytest.approx(1.386294 / 1.791759, abs=1e-3)
+
+
+# Nature-family layout (Nature Communications 15:5649, a CC BY article outside the shared
+# corpus): text, fonts and boxes below are what PyMuPDF returns for its page 3 and page 7.
+
+def _span(text: str, font: str = "AdvOTdd63dae3", size: float = 7.0, flags: int = 4) -> dict:
+    return {"text": text, "font": font, "size": size, "flags": flags}
+
+
+def test_line_end_hyphen_before_a_digit_stays_and_joins() -> None:
+    from harness.dataset_builder.blocks import block_record
+
+    block = {"bbox": [39.7, 339.5, 294.8, 386.3], "lines": [
+        {"spans": [_span("Fig. 1 | Illustration of SkinGPT-4.", "AdvOT3d287b35.B"),
+                   _span(" To implement SkinGPT-")]},
+        {"spans": [_span("4, we have designed a diag-")]},
+        {"spans": [_span("nostic system.")]}]}
+    rec = block_record(block)
+    assert rec["text"].startswith("Fig. 1 | Illustration of SkinGPT-4. To implement SkinGPT-4, ")
+    assert f"diag-{SOFT_HYPHEN}nostic" in rec["text"]  # a word break, decided by the vocabulary
+    assert rec["emph"] == [[0, len("Fig. 1 | Illustration of SkinGPT-4.")]]  # '.B' font = bold
+
+
+def test_a_caption_across_two_columns_is_one_caption_with_its_printed_label() -> None:
+    first = {"bbox": [39.7, 339.5, 294.8, 386.3], "font": "AdvOTdd63dae3", "size": 7.0,
+             "text": "Fig. 1 | Illustration of SkinGPT-4. SkinGPT-4 was trained on images, "
+                     "accompanied", "emph": [[0, 35]]}
+    second = {"bbox": [306.1, 339.4, 561.2, 386.3], "font": "AdvOTdd63dae3", "size": 7.0,
+              "text": "by clinical concepts and doctors’ notes.", "emph": []}
+    body = {"bbox": [39.7, 413.1, 294.9, 539.0], "font": "AdvOTdd63dae3", "size": 8.2,
+            "text": "image into smaller patches and extracts vital features " * 3, "emph": []}
+    [c] = caption_candidates(2, [first, second, body], ("AdvOTdd63dae3", 8.2), True)
+    assert c.label == "Fig. 1 |"
+    assert c.body.endswith("accompanied by clinical concepts and doctors’ notes.")
+
+
+def test_elsevier_wrapped_line_in_an_overlapping_block_is_joined() -> None:
+    first = {"bbox": [49.6, 629.5, 288.7, 648.5], "font": "TrebuchetMS", "size": 8.5,
+             "text": "Figure 2 Overview of the rash. Rubelliform rash, on the third day",
+             "emph": [[0, 8]]}
+    second = {"bbox": [62.9, 640.6, 285.7, 648.5], "font": "TrebuchetMS", "size": 8.5,
+              "text": "of clinical evolution. The right axillary region was spared.", "emph": []}
+    [c] = caption_candidates(1, [first, second], ("TrebuchetMS", 9.0), True)
+    assert c.body.endswith("third day of clinical evolution. The right axillary region was spared.")
+
+
+def test_a_letter_closing_a_bold_title_and_bold_letters_joined_by_and() -> None:
+    body = ("Clinical evaluation of SkinGPT-4 by board-certified offline and online "
+            "dermatologists. a Questionnaire-based assessment. b Response time. c Consistency.")
+    b, c = body.index(" b ") + 1, body.index(" c ") + 1
+    s = split_caption(body, [[0, body.index(". a") + 3], [b, b + 1], [c, c + 1]])
+    assert s.labels == ["a", "b", "c"] and s.segment_for("a") == "Questionnaire-based assessment"
+    body = "A and B Histology of the liver biopsy. (H&E stain × 400) The portal tracts."
+    s = split_caption(body, [[0, 1], [6, 7]])  # BMC: "A", "B" semibold, "and" light
+    assert s.labels == ["A", "B"] and s.segment_for("A") == s.segment_for("B")
+    assert s.segment_for("B").startswith("Histology of the liver biopsy")
