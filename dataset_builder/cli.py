@@ -6,9 +6,7 @@ command can be rerun after a kill, and each stage's files can be inspected befor
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,46 +14,19 @@ from typing import Any
 import click
 
 from harness import hookimpl
-from harness.errors import HarnessError, UsageError
-
-from .align import run_align
-from .demographics import run_demographics
-from .extract import ExtractConfig, run_extract
-from .filters import run_filter
-from .modality import Library, Weights, default_library, run_modality
-from .vqa_gen import (
-    Backend,
-    OpenAIBackend,
-    RecordBackend,
-    ReplayBackend,
-    Settings,
-    TemplateBackend,
-    run_vqa,
-)
-from .write import run_write
+from harness.commands import HarnessGroup
+from harness.errors import UsageError
 
 WORK = click.option("--work", type=click.Path(file_okay=False, path_type=Path), required=True,
                     help="Folder holding every stage's files.")
 QUIET = click.option("--quiet", is_flag=True, help="No progress bars.")
 
 
-def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A HarnessError becomes one sentence on stderr and its exit code, not a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
-
-
 def _report(stage: str, result: Any) -> None:
     click.echo(f"{stage}: {json.dumps(result, default=str)}")
 
 
-@click.group(name="build-dataset")
+@click.group(name="build-dataset", cls=HarnessGroup)
 def cli() -> None:
     """Rebuild an MM-Skin-style dataset from textbook PDFs, stage by stage."""
 
@@ -65,9 +36,10 @@ def cli() -> None:
 @WORK
 @click.option("--min-side", default=300, show_default=True, help="Smallest native image side.")
 @QUIET
-@friendly
 def extract(inputs: tuple[Path, ...], work: Path, min_side: int, quiet: bool) -> None:
     """Images and text blocks from PDFs (files or folders)."""
+    from .extract import ExtractConfig, run_extract
+
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise UsageError(f"input {missing[0]} does not exist.")
@@ -82,25 +54,29 @@ def extract(inputs: tuple[Path, ...], work: Path, min_side: int, quiet: bool) ->
 @cli.command()
 @WORK
 @QUIET
-@friendly
 def align(work: Path, quiet: bool) -> None:
     """Captions, sub-captions and image pairing by page geometry."""
+    from .align import run_align
+
     _report("align", run_align(work, quiet))
 
 
 @cli.command()
 @click.argument("folders", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("library_file", type=click.Path(dir_okay=False, path_type=Path))
-@friendly
 def library(folders: Path, library_file: Path) -> None:
     """Build a modality reference library from labelled folders FOLDERS/<modality>/*.jpg."""
+    from .modality import Library
+
     lib = Library.from_folders(folders)
     lib.save(library_file)
     counts = {m: lib.labels.count(m) for m in sorted(set(lib.labels))}
     _report("library", {"file": str(library_file), "references": counts})
 
 
-def _library(library_file: Path | None, references: Path | None) -> Library:
+def _library(library_file: Path | None, references: Path | None) -> Any:
+    from .modality import Library, default_library
+
     if library_file:
         return Library.load(library_file)
     if references:
@@ -134,11 +110,12 @@ def _options(opts: list[Callable[..., Any]]) -> Callable[..., Any]:
 @WORK
 @_options(MODALITY_OPTS)
 @QUIET
-@friendly
 def modality(work: Path, library_file: Path | None, references: Path | None,
              colour_weight: float, lbp_weight: float, k: int, review_margin: float,
              quiet: bool) -> None:
     """Clinical / dermoscopy / pathology by nearest reference image."""
+    from .modality import Weights, run_modality
+
     lib = _library(library_file, references)
     _report("modality", run_modality(work, lib, Weights(colour_weight, lbp_weight, k,
                                                         review_margin), quiet))
@@ -146,9 +123,10 @@ def modality(work: Path, library_file: Path | None, references: Path | None,
 
 @cli.command()
 @WORK
-@friendly
 def demographics(work: Path) -> None:
     """Age and sex from captions (matched spans recorded)."""
+    from .demographics import run_demographics
+
     _report("demographics", run_demographics(work))
 
 
@@ -161,9 +139,10 @@ FACE_OPT = click.option("--face-model", type=click.Path(path_type=Path),
 @WORK
 @FACE_OPT
 @QUIET
-@friendly
 def filter_(work: Path, face_model: Path | None, quiet: bool) -> None:
     """Annotation, face and duplicate checks; every decision recorded."""
+    from .filters import run_filter
+
     _report("filter", run_filter(work, face_model, quiet))
 
 
@@ -171,7 +150,8 @@ VQA_OPTS = [
     click.option("--backend", type=click.Choice(["template", "openai", "replay"]),
                  default="template", show_default=True),
     click.option("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
-    click.option("--model", default=Settings.model, show_default=True),
+    click.option("--model", default=None,
+                 help="The LLM's name (default: meta-llama/Llama-3.1-8B-Instruct)."),
     click.option("--api-key", default="EMPTY", envvar="OPENAI_API_KEY", show_envvar=True),
     click.option("--temperature", default=0.2, show_default=True),
     click.option("--seed", "vqa_seed", default=0, show_default=True),
@@ -186,8 +166,10 @@ VQA_OPTS = [
 
 
 def _backend(backend: str, base_url: str | None, api_key: str, cassette: Path | None,
-             record: Path | None) -> Backend:
-    b: Backend
+             record: Path | None) -> Any:
+    from .vqa_gen import OpenAIBackend, RecordBackend, ReplayBackend, TemplateBackend
+
+    b: Any
     if backend == "openai":
         if not base_url:
             raise UsageError("--backend openai needs --base-url.")
@@ -205,13 +187,14 @@ def _backend(backend: str, base_url: str | None, api_key: str, cassette: Path | 
 @WORK
 @_options(VQA_OPTS)
 @QUIET
-@friendly
-def vqa(work: Path, backend: str, base_url: str | None, model: str, api_key: str,
+def vqa(work: Path, backend: str, base_url: str | None, model: str | None, api_key: str,
         temperature: float, vqa_seed: int, cassette: Path | None, record: Path | None,
         attempts: int, workers: int, retry_failed: bool, quiet: bool) -> None:
     """2-4 validated question/answer turns per caption."""
+    from .vqa_gen import Settings, run_vqa
+
     b = _backend(backend, base_url, api_key, cassette, record)
-    s = Settings(model=model, temperature=temperature, seed=vqa_seed)
+    s = Settings(model=model or Settings.model, temperature=temperature, seed=vqa_seed)
     _report("vqa", run_vqa(work, b, s, attempts, workers, retry_failed, quiet))
 
 
@@ -227,10 +210,11 @@ WRITE_OPTS = [
 @cli.command()
 @WORK
 @_options(WRITE_OPTS)
-@friendly
 def write(work: Path, out: Path, split_seed: int, test_fraction: float,
           exclude_review: bool) -> None:
     """The MM-Skin files, the split and the statistics."""
+    from .write import run_write
+
     s = run_write(work, out, split_seed, test_fraction, not exclude_review)
     _report("write", {"table2": s["table2"]["overall"], "excluded": s["excluded"]})
 
@@ -243,14 +227,22 @@ def write(work: Path, out: Path, split_seed: int, test_fraction: float,
 @_options(VQA_OPTS)
 @_options(WRITE_OPTS)
 @QUIET
-@friendly
 def run(inputs: tuple[Path, ...], work: Path, library_file: Path | None,
         references: Path | None, colour_weight: float, lbp_weight: float, k: int,
         review_margin: float, face_model: Path | None, backend: str, base_url: str | None,
-        model: str, api_key: str, temperature: float, vqa_seed: int, cassette: Path | None,
+        model: str | None, api_key: str, temperature: float, vqa_seed: int,
+        cassette: Path | None,
         record: Path | None, attempts: int, workers: int, retry_failed: bool, out: Path,
         split_seed: int, test_fraction: float, exclude_review: bool, quiet: bool) -> None:
     """Every stage in order (each skips what is already done)."""
+    from .align import run_align
+    from .demographics import run_demographics
+    from .extract import ExtractConfig, run_extract
+    from .filters import run_filter
+    from .modality import Weights, run_modality
+    from .vqa_gen import Settings, run_vqa
+    from .write import run_write
+
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise UsageError(f"input {missing[0]} does not exist.")
@@ -268,7 +260,7 @@ def run(inputs: tuple[Path, ...], work: Path, library_file: Path | None,
                                                         review_margin), quiet))
     _report("demographics", run_demographics(work))
     _report("filter", run_filter(work, face_model, quiet))
-    s = Settings(model=model, temperature=temperature, seed=vqa_seed)
+    s = Settings(model=model or Settings.model, temperature=temperature, seed=vqa_seed)
     _report("vqa", run_vqa(work, b, s, attempts, workers, retry_failed, quiet))
     st = run_write(work, out, split_seed, test_fraction, not exclude_review)
     _report("write", {"table2": st["table2"]["overall"], "excluded": st["excluded"]})

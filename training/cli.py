@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from harness import hookimpl
+from harness.commands import HarnessGroup
 from harness.errors import UsageError
 
 
@@ -20,7 +21,7 @@ def _say(line: str) -> None:
 
 
 @click.group(
-    "train", invoke_without_command=True,
+    "train", cls=HarnessGroup, invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("--recipe", help="skinvl-mm | skinvl-pub | skinvl-pubmm | skinvl-demo "

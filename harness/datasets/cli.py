@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from harness import hookimpl
+from harness.commands import HarnessGroup
 from harness.errors import DataError, UsageError
 
 DATA_ROOT = click.option(
@@ -19,7 +20,7 @@ SPLITS_DIR = click.option(
     help="Folder of the paper's split files (default: <data-root>/mmskin-splits).")
 
 
-@click.group("data")
+@click.group("data", cls=HarnessGroup)
 def data() -> None:
     """Check datasets on disk, fetch the paper's split files, audit overlaps."""
 
