@@ -97,8 +97,34 @@ def run_options(f: Any) -> Any:
     return f
 
 
+def _help_model(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--help-model NAME: the model's -M options (types, defaults, help), then exit."""
+    if value is None or ctx.resilient_parsing:
+        return
+    from harness.options import describe
+
+    spec = registries().models.get(value)
+    click.echo(f"{spec.name} ({spec.family or 'no family'}, plugin {spec.plugin}): "
+               f"{spec.description}")
+    click.echo(f"capabilities: {', '.join(sorted(spec.capabilities))}; "
+               f"default checkpoint: {spec.checkpoint or '-'}")
+    if spec.options is None:
+        click.echo("options: not declared by this plugin (it checks -M options itself)")
+    else:
+        click.echo("options (-M KEY=VALUE):" if spec.options.model_fields else "options: none")
+        for info in describe(spec.options):
+            runtime = " [runtime: never changes an answer]" \
+                if info.name in spec.options.runtime else ""
+            click.echo(f"  {info.name} ({info.type}, default {info.default!r}){runtime}")
+            if info.help:
+                click.echo(f"      {info.help}")
+    ctx.exit(0)
+
+
 @cli.command()
 @run_options
+@click.option("--help-model", metavar="NAME", callback=_help_model, expose_value=False,
+              is_eager=True, help="Show the -M options model NAME takes, and exit.")
 @click.option("--model-path", help="Local checkpoint folder or Hub id (overrides the default).")
 @click.option("--name", help="File the results under this name instead of the model's "
               "(to compare several checkpoints of one plugin).")

@@ -8,6 +8,7 @@ turn the harness's errors into one sentence and an exit code here, never a trace
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import traceback
 from typing import Any
@@ -29,6 +30,9 @@ def handle(call: Any, debug: bool = False) -> Any:
         sys.exit(130)
     except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except BrokenPipeError:  # the reader went away (`harness list ... | head`): say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except OSError as exc:  # the machine said no: permissions, a full disk, a path that is off
         if debug:
             traceback.print_exc()

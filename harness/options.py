@@ -49,6 +49,8 @@ class Options(BaseModel):
     # limits, time-outs): left out of the request fingerprint, so changing them on resume
     # re-asks nothing.
     runtime: ClassVar[tuple[str, ...]] = ()
+    # Names refused with a sentence of their own (an API key given as an option, say).
+    refused: ClassVar[dict[str, str]] = {}
 
     def given(self) -> dict[str, Any]:
         """The options the user set (parsed), without the runtime ones: what shapes answers."""
@@ -79,6 +81,9 @@ def parse(cls: type[Options], raw: Mapping[str, Any], owner: str, flag: str) -> 
     naming the option otherwise. ``owner`` is e.g. "model 'llava-med-7b'", ``flag`` -M or -T.
     """
     known = list(cls.model_fields)
+    for key in raw:
+        if key.lower() in cls.refused:
+            raise UsageError(f"{owner} {cls.refused[key.lower()]}")
     unknown = [k for k in raw if k not in cls.model_fields]
     if unknown:
         key = unknown[0]

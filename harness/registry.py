@@ -72,8 +72,9 @@ class Registry(Generic[T]):
     def _prefixed(self, key: str) -> T | None:
         """``openai:gpt-4o`` resolves through a spec registered as ``openai:*``.
 
-        The part after the prefix reaches the factory as ``model_id``; the resolved
-        spec carries the full name, so results go to a folder of their own.
+        The resolved spec carries the full name (its factory reads the part after the
+        prefix from it; a factory of the older form gets it as ``model_id``), so results go
+        to a folder of their own.
         """
         prefix, sep, rest = key.partition(":")
         if not sep or not rest or rest == "*":
@@ -81,6 +82,8 @@ class Registry(Generic[T]):
         spec = self._specs.get(f"{prefix}:*")
         if spec is None or not hasattr(spec, "factory"):
             return None
+        if getattr(spec, "options", None) is not None:  # the factory reads its spec's name
+            return dataclasses.replace(spec, name=key, aliases=())  # type: ignore[type-var]
         return dataclasses.replace(  # type: ignore[type-var]
             spec, name=key, aliases=(), factory=functools.partial(spec.factory, model_id=rest)
         )

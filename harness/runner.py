@@ -31,16 +31,18 @@ from harness.runstate import (
     RunOptions,
     TaskOutcome,
     TaskRun,
+    load_context,
     model_key,
     results_folder,
     task_folder,
 )
-from harness.specs import LoadContext, ModelSpec, TaskContext
+from harness.specs import ModelSpec, TaskContext
 from harness.store import ResultStore
 from harness.task import Task
 from harness.types import Prediction, Request
 
-__all__ = ["RunOptions", "TaskOutcome", "model_key", "rescore", "run"]
+__all__ = ["RunOptions", "TaskOutcome", "build_task", "load_model", "model_key", "model_options",
+           "prepare", "rescore", "run"]
 
 
 def seed_everything(seed: int) -> None:
@@ -229,12 +231,20 @@ def refresh_pending(tr: TaskRun, dist: Any) -> None:
     tr.pending = pending[dist.rank :: dist.world] if dist is not None else pending
 
 
+def load_model(registries: Registries, name: str, options: dict[str, Any] | None = None,
+               **settings: Any) -> Any:
+    """A model built exactly as ``harness run`` builds it, for notebooks and tests:
+    ``load_model(regs, "llava-med-7b", {"dtype": "bf16"}, model_path=..., device="cuda")``.
+    ``settings`` are ``RunOptions`` fields (model_path, device, seed, protocol, ...)."""
+    opts = RunOptions(model=name, tasks=[], model_options=dict(options or {}), **settings)
+    spec = registries.models.get(name)
+    return _build_model(spec, opts, model_options(spec, opts))
+
+
 def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None) -> Any:
     try:
         if options is not None:
-            context = LoadContext(model_path=opts.model_path, device=opts.device, seed=opts.seed,
-                                  protocol=opts.protocol, allow_download=opts.allow_download)
-            return spec.factory(spec, context, options)
+            return spec.factory(spec, load_context(opts), options)
         try:  # a factory of the older form
             standard = {"model_path": opts.model_path, "device": opts.device, "seed": opts.seed}
             return spec.factory(**with_protocol(spec.factory, opts.protocol, standard),

@@ -12,7 +12,7 @@ from typing import Any
 from harness import results
 from harness.options import Options
 from harness.protocol import DEFAULT_PROTOCOL
-from harness.specs import ModelSpec
+from harness.specs import LoadContext, ModelSpec
 from harness.store import ResultStore
 from harness.task import Task
 from harness.types import Request, Sample
@@ -102,8 +102,15 @@ def model_key(spec: ModelSpec, opts: RunOptions, options: Options | None = None
         "checkpoint": opts.model_path or spec.checkpoint,
         "options": dict(sorted(given.items())),
     }
-    if spec.weights_key is not None:  # the weights' content: new bytes at a path re-ask
-        key["weights"] = spec.weights_key(opts.model_path, dict(opts.model_options))
+    if spec.weights_key is not None and options is not None:
+        # the weights' content: new bytes at the same path are asked again
+        key["weights"] = spec.weights_key(spec, load_context(opts), options)
     return key
+
+
+def load_context(opts: RunOptions) -> LoadContext:
+    """What the harness hands a model factory beside the user's options."""
+    return LoadContext(model_path=opts.model_path, device=opts.device, seed=opts.seed,
+                       protocol=opts.protocol, allow_download=opts.allow_download)
 
 

@@ -32,10 +32,10 @@ class ModelSpec:
     # ``factory(model_path=, device=, seed=, **raw_options)`` (being phased out).
     options: type[Options] | None = None
     runtime_options: tuple[str, ...] = ()  # for the older form: options left out of fingerprints
-    # ``weights_key(model_path, options) -> str | None``: a content key of the weights the
+    # ``weights_key(spec, context, options) -> str | None``: a content key of the weights the
     # factory would load, computed without loading them; folded into every request
     # fingerprint, so new weights at the same path are re-asked.
-    weights_key: Callable[[str | None, dict[str, str]], str | None] | None = None
+    weights_key: Callable[..., str | None] | None = None
     plugin: str = ""  # filled in by the registry: which plugin registered it
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.types import Prediction, Request, Sample
 
 
@@ -19,6 +20,20 @@ class Task:
     dataset: str = ""
     capability: str = "generate"  # the model capability this task needs
     data_report: Any = None  # set by load_samples: rows skipped, notes, split manifest
+    # The registries and protocol the harness handed the factory (a TaskContext); a task
+    # reads datasets and metrics through it, never through a global.
+    context: Any = None
+
+    def dataset_spec(self) -> Any:
+        """The task's dataset adapter, from the registry the harness handed it."""
+        if self.context is None:
+            raise HarnessError(f"task '{self.name}' was built without a TaskContext: build it "
+                               "through its TaskSpec's factory (harness.runner.build_task)")
+        return self.context.datasets.get(self.dataset)
+
+    def metric_registry(self) -> Any:
+        """The metrics registry handed to the task (None: the harness's own metrics)."""
+        return self.context.metrics if self.context is not None else None
 
     def config(self) -> dict[str, Any]:
         """Everything that shapes requests and scores. Its hash is the task fingerprint."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import math
 import os
 import random
 import re
@@ -86,89 +85,12 @@ class ApiSettings:
     retry_after_max: float = 120.0  # a longer Retry-After fails the sample: rerun later
 
 
-def _int(minimum: int) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        number = int(value) if not isinstance(value, bool) else None
-        if number is None or number < minimum:
-            raise ValueError(f"an integer of at least {minimum}")
-        return number
-
-    convert.__doc__ = f"an integer of at least {minimum}"
-    return convert
-
-
-def _float(minimum: float, strict: bool = False) -> Callable[[Any], float]:
-    def convert(value: Any) -> float:
-        number = float(value)
-        if not math.isfinite(number) or number < minimum or (strict and number == minimum):
-            raise ValueError
-        return number
-
-    convert.__doc__ = f"a number {'above' if strict else 'of at least'} {minimum:g}"
-    return convert
-
-
-def _bool(value: Any) -> bool:
-    """true or false"""
-    from harness.options import parse_bool
-
-    return parse_bool(value)
-
-
-def _text(value: Any) -> str:
-    """a non-empty text"""
-    text = str(value).strip()
-    if not text:
-        raise ValueError
-    return text
-
-
-# Options every API model takes; plugins add their own.
-TRANSPORT_OPTIONS: dict[str, Callable[[Any], Any]] = {
-    "concurrency": _int(1),
-    "rpm": _float(0.0),
-    "timeout": _float(0.0, strict=True),
-    "max_retries": _int(0),
-    "backoff": _float(0.0),
-    "backoff_max": _float(0.0),
-    "retry_after_max": _float(0.0),
-}
-KEY_OPTIONS = ("api_key", "key", "token", "api_token")
-as_int, as_float, as_bool, as_text = _int, _float, _bool, _text
-
-
-def parse_options(
-    model: str, given: dict[str, Any], schema: dict[str, Callable[[Any], Any]]
-) -> dict[str, Any]:
-    """Typed options, or UsageError naming the option (never echoing a would-be key)."""
-    for name in given:
-        if name.lower() in KEY_OPTIONS:
-            raise UsageError(
-                f"model '{model}' takes its API key only from an environment variable, never "
-                "as an option (options are stored in run.json): name it with -M api_key_env=NAME"
-            )
-    unknown = sorted(set(given) - set(schema))
-    if unknown:
-        raise UsageError(
-            f"model '{model}' has no option {', '.join(unknown)} "
-            f"(options: {', '.join(sorted(schema))})"
-        )
-    out: dict[str, Any] = {}
-    for name, value in given.items():
-        convert = schema[name]
-        try:
-            out[name] = convert(value)
-        except (TypeError, ValueError):
-            expected = (convert.__doc__ or "a valid value").strip()
-            raise UsageError(
-                f"model '{model}' option {name} must be {expected}, got {str(value)!r}"
-            ) from None
-    return out
-
-
 def split_settings(options: dict[str, Any]) -> tuple[ApiSettings, dict[str, Any]]:
-    transport = {k: v for k, v in options.items() if k in TRANSPORT_OPTIONS}
-    rest = {k: v for k, v in options.items() if k not in TRANSPORT_OPTIONS}
+    """The transport settings (``plugins/api_options.py``: TRANSPORT) and the rest."""
+    from harness.plugins.api_options import TRANSPORT
+
+    transport = {k: v for k, v in options.items() if k in TRANSPORT}
+    rest = {k: v for k, v in options.items() if k not in TRANSPORT}
     return ApiSettings(**transport), rest
 
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from harness.plugins.openai_compat import RUNTIME_OPTIONS
+from harness.plugins.api_options import GeminiOptions
 
 from harness import hookimpl
 from harness.model import Model
-from harness.specs import ModelSpec
+from harness.specs import LoadContext, ModelSpec
 from harness.types import Request
 
 GEMINI_MODEL_ID = "gemini-2.0-flash"
@@ -155,23 +155,16 @@ def _name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _schema() -> dict[str, Callable[[Any], Any]]:
-    from harness.plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
+def gemini_flash(spec: ModelSpec, context: LoadContext, options: GeminiOptions
+                 ) -> GeminiModel:
+    from harness.plugins.api_client import reject_model_path
 
-    return {**TRANSPORT_OPTIONS, "base_url": as_text, "model_id": as_text,
-            "api_key_env": as_text, "send_seed": as_bool, "max_image_side": as_int(0)}
-
-
-def gemini_flash(model_path: str | None = None, device: str | None = None, seed: int = 0,
-                 **options: Any) -> GeminiModel:
-    from harness.plugins.api_client import parse_options, reject_model_path
-
-    name = "gemini-2.0-flash"
-    reject_model_path(name, model_path)
-    opts = {"model_id": GEMINI_MODEL_ID, "api_key_env": "GEMINI_API_KEY",
-            **parse_options(name, options, _schema())}
+    reject_model_path(spec.name, context.model_path)
+    given = {k: v for k, v in options.model_dump().items() if v is not None}
+    opts = {"model_id": GEMINI_MODEL_ID, "api_key_env": "GEMINI_API_KEY", **given}
     model_id, api_key_env = opts.pop("model_id"), opts.pop("api_key_env")
-    return GeminiModel(name, model_id, opts.pop("base_url", None), api_key_env, opts, seed)
+    return GeminiModel(spec.name, model_id, opts.pop("base_url", None), api_key_env, opts,
+                       context.seed)
 
 
 @hookimpl
@@ -180,5 +173,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="gemini-2.0-flash", factory=gemini_flash, family="gemini-api",
         checkpoint=GEMINI_MODEL_ID, aliases=("gemini-flash-2.0",),
         description="the paper's Gemini 2.0 Flash through google-genai (key: GEMINI_API_KEY)",
-        runtime_options=RUNTIME_OPTIONS,
+        options=GeminiOptions,
     ))

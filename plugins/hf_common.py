@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.plugins.hf_loading import (
-    STANDARD_OPTIONS,
+    ConvertedOptions,
     LoadOptions,
     check_weight_format,
     checkpoint_key,
@@ -25,7 +25,6 @@ from harness.plugins.hf_loading import (
     load_model_checked,
     load_processor,
     mean_colour,
-    parse_options,
     resolve_checkpoint,
     resolve_device,
     resolve_dtype,
@@ -34,7 +33,7 @@ from harness.plugins.hf_loading import (
 
 from harness.errors import HarnessError, UsageError
 from harness.model import Model
-from harness.protocol.settings import DEFAULT_PROTOCOL
+from harness.specs import LoadContext, ModelSpec
 from harness.types import Decoding, Request
 
 CAPABILITIES = frozenset({"generate", "encode_images", "score_choices"})
@@ -331,30 +330,31 @@ def content(image: str, text_filter: str = "") -> str:
     )
 
 
-Prepare = Callable[[str, Path, LoadOptions], tuple[Path, dict[str, Any], Sequence[int]]]
-KeyFn = Callable[[Path, LoadOptions], str]
+Prepare = Callable[[str, Path, Any], tuple[Path, dict[str, Any], Sequence[int]]]
+KeyFn = Callable[[Path, Any], str]
 
 
 def native_key(folder: Path, opts: LoadOptions) -> str:
     return checkpoint_key(folder)
 
 
-def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any],
-          allowed: Sequence[str] = STANDARD_OPTIONS, prepare: Prepare | None = None,
-          model_class: type[HFVisionLanguageModel] = HFVisionLanguageModel,
-          key: KeyFn = native_key) -> HFVisionLanguageModel:
-    """The runner's ``factory(model_path=, device=, seed=, **options)`` for one family."""
-    model_path = kw.pop("model_path", None)
-    device = kw.pop("device", None) or "auto"
-    kw.pop("seed", None)  # decoding carries the seed of each request
-    protocol = kw.pop("protocol", DEFAULT_PROTOCOL)
-    square = image_square(name, family, protocol, kw.pop("square", None))
-    opts = parse_options(name, kw, allowed)
+def build(spec: ModelSpec, context: LoadContext, opts: LoadOptions, family: Family,
+          prepare: Prepare | None = None, key: KeyFn = native_key, source: str | None = None,
+          model_class: type[HFVisionLanguageModel] = HFVisionLanguageModel
+          ) -> HFVisionLanguageModel:
+    """A family's model, as its factory ``(spec, context, options)`` builds it.
+
+    ``source`` is the checkpoint to load (default: ``--model-path``, else the spec's).
+    """
+    name = spec.name
+    square = image_square(name, family, context.protocol, opts.square)
     set_threads_from_env()
-    dev = resolve_device(name, device)
+    dev = resolve_device(name, context.device or "auto")
     dtype = resolve_dtype(name, opts.dtype, dev)
-    source = str(model_path or default_checkpoint)
-    folder = resolve_checkpoint(name, source, opts.revision)
+    source = str(source or context.model_path or spec.checkpoint or "")
+    if not source:
+        raise UsageError(f"model '{name}' needs --model-path DIR")
+    folder = resolve_checkpoint(name, source, opts.revision, context.allow_download)
     weights_key = key(folder, opts)
     provenance: dict[str, Any] = {}
     blocked: Sequence[int] = ()
@@ -372,31 +372,29 @@ def build(name: str, family: Family, default_checkpoint: str, kw: dict[str, Any]
     return built
 
 
-def image_square(name: str, family: Family, protocol: str, option: Any = None) -> str | None:
-    """``pad`` or ``crop`` for images that are not square: ``-M square=``, else the protocol's
-    setting ``image.<family>``; None where neither says (the family's own handling)."""
-    if option is not None:
-        if option not in ("pad", "crop"):
-            raise UsageError(f"model '{name}': option square={option!r} is not pad or crop")
-        return str(option)
-    from harness.protocol import BY_KEY, check
+def family_factory(family: Family, prepare: Prepare | None = None, key: KeyFn = native_key
+                   ) -> Callable[[ModelSpec, LoadContext, LoadOptions], HFVisionLanguageModel]:
+    """The ``ModelSpec.factory`` of a family: its spec names the checkpoint."""
 
-    setting = BY_KEY.get(f"image.{family.name}")
-    return None if setting is None else setting.value(check(protocol, f"model '{name}'"))
+    def factory(spec: ModelSpec, context: LoadContext, opts: LoadOptions
+                ) -> HFVisionLanguageModel:
+        return build(spec, context, opts, family, prepare=prepare, key=key)
+
+    return factory
 
 
-def spec_weights_key(name: str, default_checkpoint: str | None,
-                     allowed: Sequence[str] = STANDARD_OPTIONS, key: KeyFn = native_key
-                     ) -> Callable[[str | None, dict[str, Any]], str | None]:
+def spec_weights_key(key: KeyFn = native_key
+                     ) -> Callable[[ModelSpec, LoadContext, LoadOptions], str | None]:
     """``ModelSpec.weights_key``: the content key of the weights a run would load, without
     loading them (weight files hashed once, then remembered by path, size and times)."""
 
-    def weights_key(model_path: str | None, options: dict[str, Any]) -> str | None:
-        source = model_path or default_checkpoint
+    def weights_key(spec: ModelSpec, context: LoadContext, opts: LoadOptions) -> str | None:
+        source = context.model_path or spec.checkpoint
         if not source:
             return None  # the factory says what is missing
-        opts = parse_options(name, dict(options), allowed)
-        return key(resolve_checkpoint(name, str(source), opts.revision), opts)
+        folder = resolve_checkpoint(spec.name, str(source), opts.revision,
+                                    context.allow_download)
+        return key(folder, opts)
 
     return weights_key
 
@@ -404,7 +402,7 @@ def spec_weights_key(name: str, default_checkpoint: str | None,
 def converted_llava(family: str) -> Prepare:
     """``prepare`` for families published in the original LLaVA format: convert once, cached."""
 
-    def prepare(name: str, folder: Path, opts: LoadOptions
+    def prepare(name: str, folder: Path, opts: ConvertedOptions
                 ) -> tuple[Path, dict[str, Any], Sequence[int]]:
         from harness.plugins.llava_convert import ensure_converted, provenance
 
@@ -418,9 +416,20 @@ def converted_llava(family: str) -> Prepare:
 def converted_key(family: str) -> KeyFn:
     """The content key for a converted family: the conversion's own key."""
 
-    def key(folder: Path, opts: LoadOptions) -> str:
+    def key(folder: Path, opts: ConvertedOptions) -> str:
         from harness.plugins.llava_convert import weights_key
 
         return weights_key(folder, family, opts.vision_tower)
 
     return key
+
+
+def image_square(name: str, family: Family, protocol: str, option: Any = None) -> str | None:
+    """``pad`` or ``crop`` for images that are not square: ``-M square=``, else the protocol's
+    setting ``image.<family>``; None where neither says (the family's own handling)."""
+    if option is not None:  # validated by LoadOptions
+        return str(option)
+    from harness.protocol import BY_KEY, check
+
+    setting = BY_KEY.get(f"image.{family.name}")
+    return None if setting is None else setting.value(check(protocol, f"model '{name}'"))

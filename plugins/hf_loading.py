@@ -13,95 +13,64 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt, field_validator
 
 from harness.errors import HarnessError, UsageError
-from harness.options import parse_bool
+from harness.options import Options
 
 DTYPES = ("auto", "fp32", "fp16", "bf16")
 
 # -- options ------------------------------------------------------------------------------
 
-as_bool = parse_bool
+
+class LoadOptions(Options):
+    """The ``-M`` options every transformers-based model takes."""
+
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="weight precision; auto: bf16 on a GPU that has it, else fp16 on "
+        "a GPU, fp32 on the CPU")
+    device_map: Literal["auto"] | None = Field(
+        None, description="auto: spread the model over the visible GPUs (accelerate); none: "
+        "one device")
+    trust_remote_code: bool = Field(
+        False, description="run Python code shipped with the checkpoint (off: refused)")
+    revision: str | None = Field(None, description="Hub branch, tag or commit")
+    allow_pickle: bool = Field(
+        False, description="accept .bin/.pt weights (pickles can run code; off: safetensors only)")
+    chat_template: Literal["family", "checkpoint"] = Field(
+        "family", description="family: the conversation format of the model's own code; "
+        "checkpoint: the template saved with the checkpoint")
+    score: Literal["sum", "mean"] = Field(
+        "sum", description="zero-shot by likelihood: sum or mean of the answer's token "
+        "log-probabilities")
+    batch_size: PositiveInt = Field(4, description="samples per forward pass by default")
+    square: Literal["pad", "crop"] | None = Field(
+        None, description="images that are not square: pad (expand to square) or crop "
+        "(resize, centre crop); default: the protocol's choice for the family")
+
+    @field_validator("dtype", "chat_template", "score", "square", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("device_map", mode="before")
+    @classmethod
+    def _none(cls, value: Any) -> Any:
+        text = str(value).strip().lower() if value is not None else None
+        return None if text in (None, "none", "") else text
 
 
-def as_int(value: Any) -> int:
-    number = int(str(value))
-    if number < 1:
-        raise ValueError
-    return number
+class ConvertedOptions(LoadOptions):
+    """Options of the families published in LLaVA's original format (converted on load)."""
 
+    vision_tower: str | None = Field(
+        None, description="CLIP vision tower folder or Hub id, instead of the one the family's "
+        "code would load")
 
-@dataclass
-class LoadOptions:
-    """Model options a user may give with ``-M key=value`` (strings, converted and checked)."""
-
-    dtype: str = "auto"
-    device_map: str | None = None
-    trust_remote_code: bool = False
-    revision: str | None = None
-    allow_pickle: bool = False
-    adapter: str | None = None
-    base: str | None = None
-    chat_template: str = "family"
-    score: str = "sum"
-    batch_size: int = 4
-    vision_tower: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-OPTION_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "dtype": (lambda v: _choice(v, DTYPES), "one of " + "|".join(DTYPES)),
-    "device_map": (lambda v: _choice(v, ("auto", "none")), "auto or none"),
-    "trust_remote_code": (as_bool, "true or false"),
-    "revision": (str, "a branch, tag or commit"),
-    "allow_pickle": (as_bool, "true or false"),
-    "adapter": (str, "a peft adapter folder"),
-    "base": (str, "a base checkpoint folder or Hub id"),
-    "chat_template": (lambda v: _choice(v, ("family", "checkpoint")), "family or checkpoint"),
-    "score": (lambda v: _choice(v, ("sum", "mean")), "sum or mean"),
-    "batch_size": (as_int, "a positive integer"),
-    "vision_tower": (str, "a CLIP vision tower folder or Hub id"),
-}
-
-
-def _choice(value: Any, allowed: Sequence[str]) -> str:
-    text = str(value).strip().lower()
-    if text not in allowed:
-        raise ValueError
-    return text
-
-
-def parse_options(name: str, options: dict[str, Any], allowed: Sequence[str]) -> LoadOptions:
-    """Check ``-M`` options against the ones this model takes; one sentence per mistake."""
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UsageError(
-            f"model '{name}' has no option {', '.join(unknown)} "
-            f"(options: {', '.join(sorted(allowed))})"
-        )
-    parsed = LoadOptions()
-    for key, raw in options.items():
-        parse, expected = OPTION_PARSERS[key]
-        try:
-            value = parse(raw)
-        except (TypeError, ValueError):
-            raise UsageError(
-                f"model '{name}' option {key}={raw!r} is not valid (expected {expected})"
-            ) from None
-        if key == "device_map" and value == "none":
-            value = None
-        setattr(parsed, key, value)
-    return parsed
-
-
-STANDARD_OPTIONS = (
-    "dtype", "device_map", "trust_remote_code", "revision", "allow_pickle", "chat_template",
-    "score", "batch_size",
-)
 
 # -- device and precision --------------------------------------------------------------------
 
@@ -139,8 +108,10 @@ def resolve_dtype(name: str, dtype: str, device: str) -> Any:
 # -- checkpoints ---------------------------------------------------------------------------
 
 
-def resolve_checkpoint(name: str, path_or_id: str, revision: str | None) -> Path:
-    """A local folder for a folder, a Hub id (from the cache when offline) or fail in one line."""
+def resolve_checkpoint(name: str, path_or_id: str, revision: str | None,
+                       allow_download: bool = False) -> Path:
+    """A local folder for a folder, a Hub id from the local cache (fetched from the Hub only
+    with ``--allow-download``), or fail in one line."""
     local = Path(path_or_id).expanduser()
     if local.is_dir():
         return local.resolve()
@@ -152,11 +123,12 @@ def resolve_checkpoint(name: str, path_or_id: str, revision: str | None) -> Path
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(path_or_id, revision=revision))
+        return Path(snapshot_download(path_or_id, revision=revision,
+                                      local_files_only=not allow_download))
     except LocalEntryNotFoundError:
         raise UsageError(
-            f"model '{name}': {path_or_id} is not in the local Hugging Face cache and the Hub "
-            "cannot be reached (offline); download it first or give --model-path DIR"
+            f"model '{name}': {path_or_id} is not in the local Hugging Face cache; download it "
+            "first, give --model-path DIR, or pass --allow-download to fetch it from the Hub"
         ) from None
     except HFValidationError as exc:
         raise UsageError(f"model '{name}': {path_or_id} is not a valid Hub id ({exc})") from None

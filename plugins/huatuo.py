@@ -11,21 +11,19 @@ processor, as the authors' ``expand2square`` does. The authors' chatbot also set
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    build,
     content,
     converted_key,
     converted_llava,
+    family_factory,
     spec_weights_key,
 )
-from harness.plugins.hf_loading import STANDARD_OPTIONS
+from harness.plugins.hf_loading import ConvertedOptions
 
 from harness import hookimpl
-from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 HUATUO_TEMPLATE = (
@@ -43,13 +41,10 @@ FAMILY = Family(
 
 
 CHECKPOINT = "FreedomIntelligence/HuatuoGPT-Vision-7B"
-OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 
 
-def make_huatuo(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    return build("huatuogpt-vision-7b", FAMILY, CHECKPOINT, {**kw, "protocol": protocol},
-                 allowed=OPTIONS, prepare=converted_llava("huatuogpt-vision"),
-                 key=converted_key("huatuogpt-vision"))
+make_huatuo = family_factory(FAMILY, prepare=converted_llava("huatuogpt-vision"),
+                             key=converted_key("huatuogpt-vision"))
 
 
 @hookimpl
@@ -58,6 +53,6 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="huatuogpt-vision-7b", factory=make_huatuo, family="huatuogpt-vision",
         checkpoint=CHECKPOINT, capabilities=CAPABILITIES,
         description="HuatuoGPT-Vision-7B (llava_qwen2 format, converted; pads to square)",
-        weights_key=spec_weights_key("huatuogpt-vision-7b", CHECKPOINT, OPTIONS,
-                                     converted_key("huatuogpt-vision")),
+        options=ConvertedOptions,
+        weights_key=spec_weights_key(converted_key("huatuogpt-vision")),
     ))

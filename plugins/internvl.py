@@ -17,12 +17,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content, spec_weights_key
+from harness.plugins.hf_common import (
+    CAPABILITIES,
+    Family,
+    content,
+    family_factory,
+    spec_weights_key,
+)
 from harness.plugins.hf_loading import LoadOptions, read_json
 
 from harness import hookimpl
 from harness.errors import UsageError
-from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 DEFAULT_CHECKPOINT = "OpenGVLab/InternVL2_5-8B-MPO-hf"
@@ -54,9 +59,7 @@ def native_only(name: str, folder: Path, opts: LoadOptions
     return folder, {}, ()
 
 
-def make_internvl(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    return build("internvl2.5-8b", FAMILY, DEFAULT_CHECKPOINT, {**kw, "protocol": protocol},
-                 prepare=native_only)
+make_internvl = family_factory(FAMILY, prepare=native_only)
 
 
 @hookimpl
@@ -65,5 +68,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="internvl2.5-8b", factory=make_internvl, family="internvl",
         checkpoint=DEFAULT_CHECKPOINT, capabilities=CAPABILITIES,
         description="InternVL2.5-8B-MPO (transformers-native -hf checkpoint)",
-        weights_key=spec_weights_key("internvl2.5-8b", DEFAULT_CHECKPOINT),
+        options=LoadOptions, weights_key=spec_weights_key(),
     ))

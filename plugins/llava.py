@@ -13,12 +13,17 @@ Images: the processor's any-resolution tiling.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, content, spec_weights_key
+from harness.plugins.hf_common import (
+    CAPABILITIES,
+    Family,
+    content,
+    family_factory,
+    spec_weights_key,
+)
+from harness.plugins.hf_loading import LoadOptions
 
 from harness import hookimpl
-from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 VICUNA_SYSTEM = (
@@ -40,9 +45,7 @@ FAMILY = Family(
 )
 
 
-def make_llava_next(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    return build("llava-v1.6-7b", FAMILY, "llava-hf/llava-v1.6-vicuna-7b-hf",
-                 {**kw, "protocol": protocol})
+make_llava_next = family_factory(FAMILY)
 
 
 @hookimpl
@@ -51,5 +54,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="llava-v1.6-7b", factory=make_llava_next, family="llava-next",
         checkpoint="llava-hf/llava-v1.6-vicuna-7b-hf", capabilities=CAPABILITIES,
         description="LLaVA-1.6 Vicuna-7B (transformers-native)",
-        weights_key=spec_weights_key("llava-v1.6-7b", "llava-hf/llava-v1.6-vicuna-7b-hf"),
+        options=LoadOptions, weights_key=spec_weights_key(),
     ))

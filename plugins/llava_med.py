@@ -10,21 +10,19 @@ processor's mean colour (``image_aspect_ratio: pad``), as LLaVA-Med does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    build,
     content,
     converted_key,
     converted_llava,
+    family_factory,
     spec_weights_key,
 )
-from harness.plugins.hf_loading import STANDARD_OPTIONS
+from harness.plugins.hf_loading import ConvertedOptions
 
 from harness import hookimpl
-from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 # LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
@@ -39,14 +37,11 @@ FAMILY = Family(
     name="llava-med", architectures=("LlavaForConditionalGeneration",),
     chat_template=LLAVA_MED_TEMPLATE, answer_prefix=" ", pad_to_square=True,
 )
-CONVERTED_OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
 CHECKPOINT = "microsoft/llava-med-v1.5-mistral-7b"
 
 
-def make_llava_med(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    return build("llava-med-7b", FAMILY, CHECKPOINT, {**kw, "protocol": protocol},
-                 allowed=CONVERTED_OPTIONS, prepare=converted_llava("llava-med"),
-                 key=converted_key("llava-med"))
+make_llava_med = family_factory(FAMILY, prepare=converted_llava("llava-med"),
+                                key=converted_key("llava-med"))
 
 
 @hookimpl
@@ -55,6 +50,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="llava-med-7b", factory=make_llava_med, family="llava-med",
         checkpoint=CHECKPOINT, capabilities=CAPABILITIES,
         description="LLaVA-Med v1.5 Mistral-7B (original LLaVA format, converted)",
-        weights_key=spec_weights_key("llava-med-7b", CHECKPOINT, CONVERTED_OPTIONS,
-                                     converted_key("llava-med")),
+        options=ConvertedOptions, weights_key=spec_weights_key(converted_key("llava-med")),
     ))

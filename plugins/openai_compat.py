@@ -21,19 +21,16 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from harness.plugins.api_options import OpenAIOptions
+
 from harness import hookimpl
 from harness.model import Model
-from harness.specs import ModelSpec
+from harness.specs import LoadContext, ModelSpec
 from harness.types import Request
 
 ARK_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 DOUBAO_MODEL_ID = "doubao-1-5-vision-pro-32k-250115"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-# Options that change how requests are sent, never what is answered: they belong out of the
-# request fingerprint, so resuming with another concurrency re-asks nothing. Kept literal
-# (equal to api_client.TRANSPORT_OPTIONS, checked by a test) so registering stays import-cheap.
-RUNTIME_OPTIONS = ("concurrency", "rpm", "timeout", "max_retries", "backoff", "backoff_max",
-                   "retry_after_max")
 
 DECODING_MAP = (
     "do_sample=false -> temperature=0 (the API's nearest to greedy; not guaranteed "
@@ -171,61 +168,50 @@ def _status_message(exc: Any) -> str:
     return str(getattr(exc, "message", "") or "no message")
 
 
-# -- options and factories -----------------------------------------------------------------
+# -- factories ---------------------------------------------------------------------------
 
 
-def _schema() -> dict[str, Callable[[Any], Any]]:
-    from harness.plugins.api_client import TRANSPORT_OPTIONS, as_bool, as_int, as_text
-
-    def field(value: Any) -> str:
-        """max_tokens or max_completion_tokens"""
-        if value not in ("max_tokens", "max_completion_tokens"):
-            raise ValueError
-        return str(value)
-
-    return {**TRANSPORT_OPTIONS, "base_url": as_text, "model_id": as_text,
-            "api_key_env": as_text, "max_tokens_field": field, "send_seed": as_bool,
-            "max_image_side": as_int(0)}
-
-
-def build(name: str, provider: str, defaults: dict[str, str], model_path: str | None,
-          seed: int, options: dict[str, Any]) -> OpenAICompatModel:
-    from harness.plugins.api_client import parse_options, reject_model_path
+def build(spec: ModelSpec, context: LoadContext, options: OpenAIOptions, provider: str,
+          defaults: dict[str, str]) -> OpenAICompatModel:
+    from harness.plugins.api_client import reject_model_path
 
     from harness.errors import UsageError
 
-    reject_model_path(name, model_path)
-    opts = {**defaults, **parse_options(name, options, _schema())}
+    reject_model_path(spec.name, context.model_path)
+    given = {k: v for k, v in options.model_dump().items() if v is not None}
+    opts = {**defaults, **given}
     for required in ("base_url", "model_id"):
         if not opts.get(required):
-            raise UsageError(f"model '{name}' needs -M {required}=...")
+            raise UsageError(f"model '{spec.name}' needs -M {required}=...")
     base_url, model_id = opts.pop("base_url"), opts.pop("model_id")
     api_key_env = opts.pop("api_key_env")
-    return OpenAICompatModel(name, provider, base_url, model_id, api_key_env, opts, seed)
+    return OpenAICompatModel(spec.name, provider, base_url, model_id, api_key_env, opts,
+                             context.seed)
 
 
-def openai_compatible(model_path: str | None = None, device: str | None = None, seed: int = 0,
-                      **options: Any) -> OpenAICompatModel:
-    return build("openai-compatible", "openai-compatible", {"api_key_env": "OPENAI_API_KEY"},
-                 model_path, seed, options)
+def openai_compatible(spec: ModelSpec, context: LoadContext, options: OpenAIOptions
+                      ) -> OpenAICompatModel:
+    return build(spec, context, options, "openai-compatible", {"api_key_env": "OPENAI_API_KEY"})
 
 
-def doubao(model_path: str | None = None, device: str | None = None, seed: int = 0,
-           **options: Any) -> OpenAICompatModel:
+def doubao(spec: ModelSpec, context: LoadContext, options: OpenAIOptions) -> OpenAICompatModel:
     defaults = {"base_url": ARK_BASE_URL, "model_id": DOUBAO_MODEL_ID, "api_key_env": "ARK_API_KEY"}
-    return build("doubao-1.5-vision-pro", "volcengine-ark", defaults, model_path, seed, options)
+    return build(spec, context, options, "volcengine-ark", defaults)
 
 
-def openai_prefixed(model_path: str | None = None, device: str | None = None, seed: int = 0,
-                    model_id: str | None = None, **options: Any) -> OpenAICompatModel:
-    """``openai:<model-id>``: the registry passes the part after ``openai:`` as model_id."""
+def openai_prefixed(spec: ModelSpec, context: LoadContext, options: OpenAIOptions
+                    ) -> OpenAICompatModel:
+    """``openai:<model-id>``: the model id is the part of the name after ``openai:``."""
     from harness.errors import UsageError
 
+    model_id = spec.name.partition(":")[2]
     if not model_id or model_id == "*":
         raise UsageError("name the model after the prefix, e.g. --model openai:gpt-4o")
-    defaults = {"base_url": OPENAI_BASE_URL, "api_key_env": "OPENAI_API_KEY"}
-    return build(f"openai:{model_id}", "openai", defaults, model_path, seed,
-                 {**options, "model_id": model_id})
+    if options.model_id is not None:
+        raise UsageError(f"model '{spec.name}' takes its model id from its name, not -M model_id")
+    defaults = {"base_url": OPENAI_BASE_URL, "api_key_env": "OPENAI_API_KEY",
+                "model_id": model_id}
+    return build(spec, context, options, "openai", defaults)
 
 
 @hookimpl
@@ -233,16 +219,16 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="openai-compatible", factory=openai_compatible, family="openai-api",
         description="any OpenAI-compatible chat server: -M base_url=... -M model_id=...",
-        runtime_options=RUNTIME_OPTIONS,
+        options=OpenAIOptions,
     ))
     register(ModelSpec(
         name="doubao-1.5-vision-pro", factory=doubao, family="openai-api",
         checkpoint=DOUBAO_MODEL_ID, aliases=("doubao-1-5-vision-pro-32k",),
         description="the paper's doubao-1-5-vision-pro-32k on Volcengine Ark (key: ARK_API_KEY)",
-        runtime_options=RUNTIME_OPTIONS,
+        options=OpenAIOptions,
     ))
     register(ModelSpec(
         name="openai:*", factory=openai_prefixed, family="openai-api",
         description="openai:<model-id> on OpenAI's API (key: OPENAI_API_KEY) or -M base_url=...",
-        runtime_options=RUNTIME_OPTIONS,
+        options=OpenAIOptions,
     ))

@@ -9,12 +9,11 @@ checkpoint). Without torchvision the processor is built without its video half.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from harness.plugins.hf_common import CAPABILITIES, Family, build, spec_weights_key
+from harness.plugins.hf_common import CAPABILITIES, Family, family_factory, spec_weights_key
+from harness.plugins.hf_loading import LoadOptions
 
 from harness import hookimpl
-from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import ModelSpec
 
 FAMILY = Family(
@@ -23,9 +22,7 @@ FAMILY = Family(
 )
 
 
-def make_qwen_vl(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    return build("qwen2.5-vl-7b", FAMILY, "Qwen/Qwen2.5-VL-7B-Instruct",
-                 {**kw, "protocol": protocol})
+make_qwen_vl = family_factory(FAMILY)
 
 
 @hookimpl
@@ -34,5 +31,5 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         name="qwen2.5-vl-7b", factory=make_qwen_vl, family="qwen2.5-vl",
         checkpoint="Qwen/Qwen2.5-VL-7B-Instruct", capabilities=CAPABILITIES,
         description="Qwen2.5-VL-7B-Instruct (transformers-native)",
-        weights_key=spec_weights_key("qwen2.5-vl-7b", "Qwen/Qwen2.5-VL-7B-Instruct"),
+        options=LoadOptions, weights_key=spec_weights_key(),
     ))

@@ -23,21 +23,21 @@ from harness.plugins.hf_common import (
     build,
     converted_key,
     converted_llava,
+    family_factory,
     spec_weights_key,
 )
 from harness.plugins.hf_loading import (
-    STANDARD_OPTIONS,
+    ConvertedOptions,
     checkpoint_key,
-    parse_options,
     read_json,
     resolve_checkpoint,
 )
 from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
+from pydantic import Field
 
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
-from harness.protocol import DEFAULT_PROTOCOL
-from harness.specs import ModelSpec
+from harness.specs import LoadContext, ModelSpec
 
 FAMILY = Family(
     name="skinvl", architectures=("LlavaForConditionalGeneration",),
@@ -48,44 +48,28 @@ PUBLISHED = {
     "skinvl-pub": ("zwq803/SkinVL-Pub", "trained on public dermatology data"),
     "skinvl-pubmm": ("zwq803/SkinVL-PubMM", "trained on public data and MM-Skin"),
 }
-OPTIONS = (*STANDARD_OPTIONS, "vision_tower")
-LOCAL_OPTIONS = (*OPTIONS, "base")
 # SkinVL is run with the MM-Skin code (a fork of haotian-liu/LLaVA): its tower rule.
 PREPARE, KEY = converted_llava("skinvl"), converted_key("skinvl")
+make_published = family_factory(FAMILY, prepare=PREPARE, key=KEY)
 
 
-def make_published(name: str) -> Callable[..., Any]:
-    def factory(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-        return build(name, FAMILY, PUBLISHED[name][0], {**kw, "protocol": protocol},
-                     allowed=OPTIONS, prepare=PREPARE, key=KEY)
+class LocalOptions(ConvertedOptions):
+    """The options of ``skinvl`` (a checkpoint you trained)."""
 
-    return factory
+    base: str | None = Field(
+        None, description="the base checkpoint of a LoRA adapter folder (default: the one "
+        "its adapter_config.json names)")
 
 
-def make_local(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
-    kw["protocol"] = protocol
-    path = kw.get("model_path")
-    if not path:
-        raise UsageError(
-            "model 'skinvl' needs --model-path DIR: a trained LoRA adapter folder or a merged "
-            "checkpoint (or use skinvl-mm, skinvl-pub, skinvl-pubmm for the published weights)"
-        )
-    folder = Path(path).expanduser()
+def make_local(spec: ModelSpec, context: LoadContext, opts: LocalOptions) -> Any:
+    folder = _local_folder(context)
     if not (folder / "adapter_config.json").is_file():
-        if "base" in kw:
+        if opts.base is not None:
             raise UsageError("model 'skinvl': -M base=... applies only to an adapter folder")
-        return build("skinvl", FAMILY, str(folder), kw, allowed=OPTIONS, prepare=PREPARE,
-                     key=KEY)
-    adapter = read_json(folder / "adapter_config.json")
-    base = kw.pop("base", None) or adapter.get("base_model_name_or_path")
-    if not base:
-        raise UsageError(
-            f"model 'skinvl': {folder}/adapter_config.json names no base model; give -M base=DIR"
-        )
-    allow_pickle = str(kw.get("allow_pickle", "false")).lower() in ("1", "true", "yes", "on")
-    model = build("skinvl", FAMILY, "", {**kw, "model_path": base}, allowed=OPTIONS,
-                  prepare=PREPARE, key=KEY)
-    merge_adapter(model, folder, allow_pickle)
+        return build(spec, context, opts, FAMILY, prepare=PREPARE, key=KEY, source=str(folder))
+    base = _adapter_base(folder, opts)
+    model = build(spec, context, opts, FAMILY, prepare=PREPARE, key=KEY, source=base)
+    merge_adapter(model, folder, opts.allow_pickle)
     model.checkpoint = str(folder)
     adapter_key = checkpoint_key(folder)
     model.provenance["adapter"] = {"path": str(folder.resolve()), "base": str(base),
@@ -94,27 +78,40 @@ def make_local(protocol: str = DEFAULT_PROTOCOL, **kw: Any) -> Any:
     return model
 
 
+def _local_folder(context: LoadContext) -> Path:
+    if not context.model_path:
+        raise UsageError(
+            "model 'skinvl' needs --model-path DIR: a trained LoRA adapter folder or a merged "
+            "checkpoint (or use skinvl-mm, skinvl-pub, skinvl-pubmm for the published weights)"
+        )
+    return Path(context.model_path).expanduser()
+
+
+def _adapter_base(folder: Path, opts: LocalOptions) -> str:
+    base = opts.base or read_json(folder / "adapter_config.json").get("base_model_name_or_path")
+    if not base:
+        raise UsageError(
+            f"model 'skinvl': {folder}/adapter_config.json names no base model; give -M base=DIR"
+        )
+    return str(base)
+
+
 def adapter_weights_key(adapter_key: str, base_key: str) -> str:
     import hashlib
 
     return hashlib.sha256(f"adapter\0{adapter_key}\0{base_key}".encode()).hexdigest()
 
 
-def local_weights_key(model_path: str | None, options: dict[str, Any]) -> str | None:
+def local_weights_key(spec: ModelSpec, context: LoadContext, opts: LocalOptions) -> str | None:
     """``weights_key`` of ``skinvl``: the merged checkpoint's, or the adapter's and its base's."""
-    if not model_path:
-        return None
-    folder = Path(model_path).expanduser()
-    if not (folder / "adapter_config.json").is_file():
-        return spec_weights_key("skinvl", None, OPTIONS, KEY)(model_path, options)
-    options = dict(options)
-    base = options.pop("base", None) or read_json(folder / "adapter_config.json").get(
-        "base_model_name_or_path")
-    if not base:
+    if not context.model_path:
         return None  # the factory says what is missing
-    opts = parse_options("skinvl", options, OPTIONS)
-    base_key = KEY(resolve_checkpoint("skinvl", str(base), opts.revision), opts)
-    return adapter_weights_key(checkpoint_key(folder), base_key)
+    folder = _local_folder(context)
+    if not (folder / "adapter_config.json").is_file():
+        return spec_weights_key(KEY)(spec, context, opts)
+    base = resolve_checkpoint("skinvl", _adapter_base(folder, opts), opts.revision,
+                              context.allow_download)
+    return adapter_weights_key(checkpoint_key(folder), KEY(base, opts))
 
 
 def merge_adapter(model: Any, folder: Path, allow_pickle: bool) -> None:
@@ -149,13 +146,13 @@ def merge_adapter(model: Any, folder: Path, allow_pickle: bool) -> None:
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     for name, (repo, what) in PUBLISHED.items():
         register(ModelSpec(
-            name=name, factory=make_published(name), family="skinvl", checkpoint=repo,
+            name=name, factory=make_published, family="skinvl", checkpoint=repo,
             capabilities=CAPABILITIES, description=f"SkinVL {what} (original LLaVA format)",
-            weights_key=spec_weights_key(name, repo, OPTIONS, KEY),
+            options=ConvertedOptions, weights_key=spec_weights_key(KEY),
         ))
     register(ModelSpec(
         name="skinvl", factory=make_local, family="skinvl", checkpoint=None,
         capabilities=CAPABILITIES,
         description="a locally trained SkinVL: --model-path ADAPTER_DIR or merged checkpoint",
-        weights_key=local_weights_key,
+        options=LocalOptions, weights_key=local_weights_key,
     ))

@@ -16,23 +16,40 @@ from typing import Any
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
-    as_int,
-    dataset_spec,
     decoding_for,
     decoding_variant,
     group_fields,
     load_split,
     task_protocol,
 )
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from harness import hookimpl
+from harness.options import Options
 from harness.protocol import DEFAULT_PROTOCOL
-from harness.specs import TaskSpec
+from harness.specs import TaskContext, TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
 CAPTION_INSTRUCTION = "Describe the image."
 PROMPT_VERSION = 1
+
+
+class VqaOptions(Options):
+    """The ``-T`` options of the VQA and captioning tasks."""
+
+    split: str = Field("test", description="the dataset split to evaluate")
+    decoding: str | None = Field(
+        None, description="decoding preset (greedy, paper, ...); default: the protocol's")
+    max_new_tokens: PositiveInt | None = Field(
+        None, description="longest answer in tokens; default: the preset's")
+    metrics: str | None = Field(
+        None, description="comma-separated metric names; default: the paper's five (a subset "
+        "is a partial result, written beside the complete one)")
+    bertscore_model: str | None = Field(
+        None, description="folder of bert-base-uncased for the paper's BERTScore")
+    bootstrap: NonNegativeInt = Field(
+        1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
 
 
 class VqaTask(Task):
@@ -46,17 +63,19 @@ class VqaTask(Task):
         protocol: str = DEFAULT_PROTOCOL,
         split: str = "test",
         decoding: str | None = None,
-        max_new_tokens: Any = None,
+        max_new_tokens: int | None = None,
         metrics: str | None = None,
         bertscore_model: str | None = None,
-        bootstrap: Any = 1000,
+        bootstrap: int = 1000,
+        context: TaskContext | None = None,
     ) -> None:
         self.name, self.dataset, self.kind, self.split = name, dataset, kind, split
+        self.context = context
         self.protocol = task_protocol(name, protocol)
         self.decoding = decoding_for(name, "vqa", self.protocol, decoding, max_new_tokens)
         self.metric_names = metrics.split(",") if metrics else None
         self.bertscore_model = bertscore_model
-        self.bootstrap = as_int(name, "bootstrap", bootstrap)
+        self.bootstrap = int(bootstrap)
 
     def metrics(self) -> list[str]:
         if self.metric_names is not None:
@@ -96,7 +115,7 @@ class VqaTask(Task):
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         self.data_report = DataReport()
-        return load_split(dataset_spec(self.dataset), data_root, self.split, self.data_report)
+        return load_split(self.dataset_spec(), data_root, self.split, self.data_report)
 
     def build_request(self, sample: Sample) -> Request:
         prompt = CAPTION_INSTRUCTION if self.kind == "caption" else (sample.question or "")
@@ -120,6 +139,7 @@ class VqaTask(Task):
             bootstrap=self.bootstrap,
             strata=[s.modality or "unknown" for s in answered],
             options={"bertscore_model": self.bertscore_model} if self.bertscore_model else None,
+            registry=self.metric_registry(),
         )
         result["empty_answers"] = sum(1 for o in outputs if not o.strip())
         if result["empty_answers"]:
@@ -136,11 +156,9 @@ class VqaTask(Task):
         return result
 
 
-def _factory(name: str, dataset: str, kind: str) -> Callable[..., VqaTask]:
-    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> VqaTask:
-        return VqaTask(name, dataset, kind=kind, protocol=protocol, **options)
-
-    return make
+def make(spec: TaskSpec, context: TaskContext, options: VqaOptions) -> VqaTask:
+    return VqaTask(spec.name, spec.dataset, kind=spec.kind, protocol=context.protocol,
+                   context=context, **options.model_dump())
 
 
 TASKS = (
@@ -154,5 +172,5 @@ TASKS = (
 @hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
     for name, dataset, kind, description in TASKS:
-        register(TaskSpec(name=name, factory=_factory(name, dataset, kind), kind=kind,
-                          dataset=dataset, capability="generate", description=description))
+        register(TaskSpec(name=name, factory=make, kind=kind, dataset=dataset,
+                          capability="generate", description=description, options=VqaOptions))

@@ -17,16 +17,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
-    as_bool,
-    as_choice,
-    as_int,
-    dataset_spec,
     decoding_for,
     decoding_variant,
     group_fields,
@@ -34,12 +30,14 @@ from harness.tasks.common import (
     task_protocol,
 )
 from harness.tasks.matching import match
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from harness import hookimpl
 from harness.errors import HarnessError
+from harness.options import Options
 from harness.protocol import DEFAULT_PROTOCOL, value
 from harness.protocol import candidates as candidates_of
-from harness.specs import TaskSpec
+from harness.specs import TaskContext, TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
@@ -48,10 +46,32 @@ PROMPT: str = value("zeroshot.prompt", "paper")
 SEPARATOR: str = value("zeroshot.classes_separator", "paper")
 PROMPT_VERSION = 1
 MAX_LISTED = 50
-MATCHERS = ("paper", "sound")
 # Table 5's precision is the authors' (precision_macro_union); ours is reported beside it.
 METRICS = ("accuracy", "balanced_accuracy", "precision_macro_union", "precision_macro",
            "recall_macro", "f1_macro")
+
+
+class ZeroShotOptions(Options):
+    """The ``-T`` options of the zero-shot tasks."""
+
+    mode: Literal["generate", "likelihood"] = Field(
+        "generate", description="generate: answer in words, matched to a class; likelihood: "
+        "the candidate with the highest log-likelihood")
+    shuffle: bool = Field(False, description="shuffle the candidates in the prompt per sample")
+    seed: int = Field(0, description="seed of the shuffle")
+    decoding: str | None = Field(
+        None, description="decoding preset (greedy, paper, ...); default: the protocol's")
+    max_new_tokens: PositiveInt | None = Field(
+        None, description="longest answer in tokens; default: the preset's")
+    matcher: Literal["paper", "sound"] | None = Field(
+        None, description="paper: the authors' first-substring rule; sound: whole words, "
+        "synonyms, negation; default: the protocol's (the other is scored beside it)")
+    candidates: Literal["paper", "dataset"] | None = Field(
+        None, description="paper: the authors' candidate lists; dataset: the dataset's own "
+        "vocabulary; default: the protocol's")
+    split: str = Field("test", description="the dataset split to evaluate")
+    bootstrap: NonNegativeInt = Field(
+        1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
 
 
 class ZeroShotTask(Task):
@@ -63,34 +83,31 @@ class ZeroShotTask(Task):
         dataset: str,
         protocol: str = DEFAULT_PROTOCOL,
         mode: str = "generate",
-        shuffle: Any = False,
-        seed: Any = 0,
+        shuffle: bool = False,
+        seed: int = 0,
         decoding: str | None = None,
-        max_new_tokens: Any = None,
+        max_new_tokens: int | None = None,
         matcher: str | None = None,
         candidates: str | None = None,
         split: str = "test",
-        bootstrap: Any = 1000,
+        bootstrap: int = 1000,
+        context: TaskContext | None = None,
     ) -> None:
         self.name, self.dataset, self.split = name, dataset, split
+        self.context = context
         self.protocol = task_protocol(name, protocol)
-        self.mode = as_choice(name, "mode", mode, ("generate", "likelihood"))
+        self.mode = mode
         self.capability = "generate" if self.mode == "generate" else "score_choices"
-        self.shuffle = as_bool(name, "shuffle", shuffle)
-        self.seed = as_int(name, "seed", seed)
+        self.shuffle, self.seed = bool(shuffle), int(seed)
         self.decoding = decoding_for(name, "zeroshot", self.protocol, decoding, max_new_tokens)
-        self.matcher = as_choice(name, "matcher", matcher or self.protocol, MATCHERS)
-        self.candidates = as_choice(name, "candidates", candidates or (
-            "paper" if self.protocol == "paper" else "dataset"), ("paper", "dataset"))
-        self.bootstrap = as_int(name, "bootstrap", bootstrap)
-        self._spec = None
+        self.matcher = matcher or self.protocol
+        self.candidates = candidates or ("paper" if self.protocol == "paper" else "dataset")
+        self.bootstrap = int(bootstrap)
         self._defaults = (self.protocol, "paper" if self.protocol == "paper" else "dataset")
 
     @property
     def spec(self) -> Any:
-        if self._spec is None:
-            self._spec = dataset_spec(self.dataset)
-        return self._spec
+        return self.dataset_spec()
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -205,7 +222,8 @@ class ZeroShotTask(Task):
         if self.mode == "likelihood":
             extras = [predictions[s.id].extra for s in answered]
             result = score_classification(y_true, [e.get("matched") for e in extras], labels,
-                                          METRICS, groups=groups, bootstrap=self.bootstrap)
+                                          METRICS, groups=groups, bootstrap=self.bootstrap,
+                                          registry=self.metric_registry())
             result["match_counts"] = {"likelihood": len(extras)}
             result["scoring"] = {"matcher": "likelihood", "also_reported": [],
                                  "protocol": self.protocol, "candidates": self.candidates}
@@ -216,8 +234,9 @@ class ZeroShotTask(Task):
         by = {"sound": [m[0].label for m in pairs], "paper": [m[1].label for m in pairs]}
         other = "sound" if self.matcher == "paper" else "paper"
         result = score_classification(y_true, by[self.matcher], labels, METRICS, groups=groups,
-                                      bootstrap=self.bootstrap)
-        beside = score_classification(y_true, by[other], labels, METRICS, bootstrap=0)
+                                      bootstrap=self.bootstrap, registry=self.metric_registry())
+        beside = score_classification(y_true, by[other], labels, METRICS, bootstrap=0,
+                                      registry=self.metric_registry())
         result["alternatives"] = {f"{other}-matcher": {
             "overall": beside["overall"], "metrics": beside["metrics"],
             "extras": {"unmatched": beside.get("unmatched")}}}
@@ -240,11 +259,9 @@ class ZeroShotTask(Task):
         return result
 
 
-def _factory(name: str, dataset: str) -> Callable[..., ZeroShotTask]:
-    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> ZeroShotTask:
-        return ZeroShotTask(name, dataset, protocol, **options)
-
-    return make
+def make(spec: TaskSpec, context: TaskContext, options: ZeroShotOptions) -> ZeroShotTask:
+    return ZeroShotTask(spec.name, spec.dataset, context.protocol, context=context,
+                        **options.model_dump())
 
 
 # Datasets with a published classification test split in the paper's repository,
@@ -259,6 +276,6 @@ DATASETS = (
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
     for dataset in DATASETS:
         name = f"zeroshot/{dataset}"
-        register(TaskSpec(name=name, factory=_factory(name, dataset), kind="zeroshot",
-                          dataset=dataset, capability="generate",
+        register(TaskSpec(name=name, factory=make, kind="zeroshot", dataset=dataset,
+                          capability="generate", options=ZeroShotOptions,
                           description=f"zero-shot diagnosis by answer matching on {dataset}"))

@@ -8,15 +8,15 @@ import time
 
 import pytest
 from harness.plugins.api_client import (
-    TRANSPORT_OPTIONS,
     ApiSettings,
     RateLimiter,
-    parse_options,
     retry_after_seconds,
     split_settings,
 )
+from harness.plugins.api_options import ApiOptions
 
 from harness.errors import UsageError
+from harness.options import parse
 
 
 def test_retry_after_forms() -> None:
@@ -52,18 +52,19 @@ def test_rate_limiter_spaces_starts_and_holds() -> None:
 
 
 def test_options_convert_and_refuse() -> None:
-    opts = parse_options("m", {"concurrency": "16", "rpm": "600", "timeout": "2.5",
-                               "max_retries": "0"}, TRANSPORT_OPTIONS)
-    settings, rest = split_settings(opts)
+    opts = parse(ApiOptions, {"concurrency": "16", "rpm": "600", "timeout": "2.5",
+                              "max_retries": "0"}, "model 'm'", "-M")
+    settings, rest = split_settings(opts.settings())
     assert settings == ApiSettings(concurrency=16, rpm=600.0, timeout=2.5, max_retries=0)
     assert rest == {}
     for bad in ({"max_retries": "-1"}, {"rpm": "-5"}, {"timeout": "0"}, {"concurrency": "2.5"},
                 {"rpm": "inf"}):
-        with pytest.raises(UsageError, match="must be"):
-            parse_options("m", bad, TRANSPORT_OPTIONS)
+        with pytest.raises(UsageError, match="is not valid"):
+            parse(ApiOptions, bad, "model 'm'", "-M")
 
 
-def test_runtime_options_list_matches_the_transport_options() -> None:
-    from harness.plugins.openai_compat import RUNTIME_OPTIONS
+def test_transport_options_are_runtime_and_match_the_settings() -> None:
+    from dataclasses import fields
 
-    assert set(RUNTIME_OPTIONS) == set(TRANSPORT_OPTIONS)
+    assert set(ApiOptions.runtime) == {f.name for f in fields(ApiSettings)}
+    assert ApiSettings(**ApiOptions().settings()) == ApiSettings()  # the same defaults

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from api_server import ApiServer
 from harness.plugins.api_client import ApiError
-from harness.plugins.gemini import GEMINI_MODEL_ID, gemini_flash
+from harness.plugins.gemini import GEMINI_MODEL_ID
 from PIL import Image
 
 from harness.errors import UsageError
 from harness.types import DECODING_PRESETS, Request
+from tests.load import load
 
 KEY_ENV = "HARNESS_TEST_GEMINI_KEY"
 FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}
@@ -36,7 +37,7 @@ def server(key: str) -> Iterator[ApiServer]:
 
 def model(server: ApiServer, **options: Any) -> Any:
     opts = {"base_url": server.url, "api_key_env": KEY_ENV, **FAST, **options}
-    return gemini_flash(**{k: str(v) for k, v in opts.items()})
+    return load("gemini-2.0-flash", **{k: str(v) for k, v in opts.items()})
 
 
 def requests_for(n: int) -> list[Request]:
@@ -118,8 +119,8 @@ def test_failures_blocks_and_refused_keys(server: ApiServer, key: str,
 def test_options_and_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     with pytest.raises(UsageError, match="environment variable GEMINI_API_KEY, which is not set"):
-        gemini_flash()
-    with pytest.raises(UsageError, match="has no option max_tokens_field"):
-        gemini_flash(max_tokens_field="max_tokens")
+        load("gemini-2.0-flash")
+    with pytest.raises(UsageError, match="has no option -M max_tokens_field"):
+        load("gemini-2.0-flash", max_tokens_field="max_tokens")
     with pytest.raises(UsageError, match="only from an environment variable"):
-        gemini_flash(api_key="AIza-something")
+        load("gemini-2.0-flash", api_key="AIza-something")

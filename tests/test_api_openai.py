@@ -16,17 +16,12 @@ import pytest
 from api_server import ApiServer, marker_of
 from harness.plugins.api_client import ApiError
 from harness.plugins.images import data_url
-from harness.plugins.openai_compat import (
-    ARK_BASE_URL,
-    DOUBAO_MODEL_ID,
-    doubao,
-    openai_compatible,
-    openai_prefixed,
-)
+from harness.plugins.openai_compat import ARK_BASE_URL, DOUBAO_MODEL_ID
 from PIL import Image
 
 from harness.errors import UsageError
 from harness.types import DECODING_PRESETS, Decoding, Request
+from tests.load import load
 
 KEY_ENV = "HARNESS_TEST_API_KEY"
 FAST = {"backoff": "0.02", "backoff_max": "0.1", "timeout": "10"}
@@ -48,7 +43,7 @@ def server(key: str) -> Iterator[ApiServer]:
 def model(server: ApiServer, **options: Any) -> Any:
     opts = {"base_url": server.openai_base_url, "model_id": "local-vlm",
             "api_key_env": KEY_ENV, **FAST, **options}
-    return openai_compatible(**{k: str(v) for k, v in opts.items()})
+    return load("openai-compatible", **{k: str(v) for k, v in opts.items()})
 
 
 def requests_for(n: int, prefix: str = "sample", **kwargs: Any) -> list[Request]:
@@ -276,39 +271,39 @@ def test_factory_options_are_checked_in_one_sentence(
 ) -> None:
     base = {"base_url": server.openai_base_url, "model_id": "m", "api_key_env": KEY_ENV}
     cases = [
-        ({"colour": "red"}, "has no option colour"),
-        ({"concurrency": "0"}, "concurrency must be an integer of at least 1"),
-        ({"timeout": "soon"}, "timeout must be a number above 0"),
-        ({"send_seed": "maybe"}, "send_seed must be true or false"),
-        ({"max_tokens_field": "tokens"}, "max_tokens or max_completion_tokens"),
+        ({"colour": "red"}, "has no option -M colour"),
+        ({"concurrency": "0"}, "concurrency='0' is not valid (input should be greater than 0)"),
+        ({"timeout": "soon"}, "timeout='soon' is not valid"),
+        ({"send_seed": "maybe"}, "send_seed='maybe' is not valid"),
+        ({"max_tokens_field": "tokens"}, "'max_tokens' or 'max_completion_tokens'"),
         ({"api_key": key}, "only from an environment variable"),
         ({"api_key_env": key}, "must name an environment variable"),
         ({"api_key_env": "NOT_SET_ANYWHERE"}, "environment variable NOT_SET_ANYWHERE"),
     ]
     for extra, expected in cases:
         with pytest.raises(UsageError) as info:
-            openai_compatible(**{**base, **extra})
+            load("openai-compatible", **{**base, **extra})
         message = str(info.value)
         assert expected in message and key not in message
         assert "\n" not in message
     with pytest.raises(UsageError, match="needs -M base_url"):
-        openai_compatible(model_id="m", api_key_env=KEY_ENV)
+        load("openai-compatible", model_id="m", api_key_env=KEY_ENV)
     with pytest.raises(UsageError, match="takes no --model-path"):
-        openai_compatible(model_path="/weights", **base)
+        load("openai-compatible", model_path="/weights", **base)
     monkeypatch.delenv("ARK_API_KEY", raising=False)
     with pytest.raises(UsageError, match="environment variable ARK_API_KEY, which is not set"):
-        doubao()
+        load("doubao-1.5-vision-pro")
 
 
 def test_registered_presets_and_the_prefixed_form(server: ApiServer) -> None:
-    m = doubao(api_key_env=KEY_ENV)  # nothing is sent until generate
+    m = load("doubao-1.5-vision-pro", api_key_env=KEY_ENV)  # nothing is sent until generate
     try:
         identity = m.identity()
         assert identity["base_url"] == ARK_BASE_URL and identity["model_id"] == DOUBAO_MODEL_ID
     finally:
         m.close()
-    m = openai_prefixed(model_id="gpt-4o-mini", base_url=server.openai_base_url,
-                        api_key_env=KEY_ENV, **FAST)
+    m = load("openai:gpt-4o-mini", base_url=server.openai_base_url, api_key_env=KEY_ENV,
+             **FAST)
     try:
         assert m.name == "openai:gpt-4o-mini"
         assert isinstance(m.generate(requests_for(1))[0], str)
@@ -316,7 +311,7 @@ def test_registered_presets_and_the_prefixed_form(server: ApiServer) -> None:
     finally:
         m.close()
     with pytest.raises(UsageError, match="openai:gpt-4o"):
-        openai_prefixed()
+        load("openai:*")
 
 
 def test_registry_lists_the_api_models() -> None:
@@ -328,8 +323,7 @@ def test_registry_lists_the_api_models() -> None:
         assert name in models
     spec = models.get("openai:gpt-4o")
     assert spec.name == "openai:gpt-4o"
-    assert spec.factory.keywords == {"model_id": "gpt-4o"}
-    assert "concurrency" in spec.runtime_options
+    assert spec.options is not None and "concurrency" in spec.options.runtime
 
 
 def test_importing_the_plugins_loads_no_sdk() -> None:

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from harness.plugins.llava_convert import convert, convert_command, ensure_converted
-from harness.plugins.llava_med import make_llava_med
 from safetensors.torch import load_file, save_file
 from tiny_models import build_original_llava, write_images
 
 from harness.errors import HarnessError, UsageError
+from tests.load import load
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_missing_projector_weight_is_an_error(tmp_path: Path) -> None:
     source = build_original_llava(tmp_path / "src", "mistral",
                                   drop_keys=["model.mm_projector.2.bias"])
     with pytest.raises(HarnessError, match="multi_modal_projector"):
-        make_llava_med(model_path=str(source), device="cpu", seed=0)
+        load("llava-med-7b", model_path=str(source), device="cpu", seed=0)
 
 
 def test_unexpected_weight_is_an_error(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_convert_command(tmp_path: Path) -> None:
 
 def test_converted_features_differ_per_image(tmp_path: Path, images: list[Path]) -> None:
     source = build_original_llava(tmp_path / "src", "mistral")
-    model = make_llava_med(model_path=str(source), device="cpu", seed=0)
+    model = load("llava-med-7b", model_path=str(source), device="cpu", seed=0)
     feats = model.encode_images(images)
     assert feats.shape[0] == len(images) and not np.allclose(feats[0], feats[2])
 

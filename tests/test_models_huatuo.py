@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from harness.plugins.huatuo import make_huatuo
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -16,11 +15,13 @@ from model_contract import (
 )
 from tiny_models import HIDDEN, build_original_llava, write_images
 
+from tests.load import load
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = build_original_llava(tmp_path_factory.mktemp("huatuo") / "ckpt", "qwen2")
-    return make_huatuo(model_path=str(folder), device="cpu", seed=0)
+    return load("huatuogpt-vision-7b", model_path=str(folder), device="cpu", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +57,18 @@ def test_expand_to_square_with_mean_colour(model: Any, images: list[Path]) -> No
     mean = [int(x * 255) for x in model.processor.image_processor.image_mean]
     assert (arr[:8] == mean).all() and (arr[-8:] == mean).all()
     assert (arr[8:40] == np.asarray(Image.open(wide).convert("RGB"))).all()
-    # the features are those of the padded image, not of a centre crop of the original;
-    # the converted processor pads by itself too (do_pad), so plain transformers agrees
+    # the features are those of the padded image, not of a centre crop of the original; the
+    # harness pads itself (the processor's own do_pad is off), and transformers' own padding
+    # of the original image agrees
     feats = model.encode_images([wide])
     processor = model.processor.image_processor
-    assert processor.do_pad is True
-    model.pad_to_square, processor.do_pad = False, False
+    assert processor.do_pad is False
+    model.pad_to_square = False
     try:
         cropped = model.encode_images([wide])
         processor.do_pad = True
         by_processor = model.encode_images([wide])
     finally:
-        model.pad_to_square, processor.do_pad = True, True
+        model.pad_to_square, processor.do_pad = True, False
     assert np.abs(feats - cropped).max() > 1e-5
     np.testing.assert_allclose(feats, by_processor, rtol=1e-5, atol=1e-7)

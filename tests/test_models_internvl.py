@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.internvl import INTERNVL_SYSTEM, make_internvl
+from harness.plugins.internvl import INTERNVL_SYSTEM
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -17,6 +17,7 @@ from model_contract import (
 from tiny_models import HIDDEN, build_internvl, write_images
 
 from harness.errors import UsageError
+from tests.load import load
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(checkpoint: Path) -> Any:
-    return make_internvl(model_path=str(checkpoint), device="cpu", seed=0)
+    return load("internvl2.5-8b", model_path=str(checkpoint), device="cpu", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -59,4 +60,4 @@ def test_original_remote_code_format_refused(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"architectures": ["InternVLChatModel"],
                                                       "model_type": "internvl_chat"}))
     with pytest.raises(UsageError, match="remote-code InternVL format"):
-        make_internvl(model_path=str(tmp_path), device="cpu", seed=0)
+        load("internvl2.5-8b", model_path=str(tmp_path), device="cpu", seed=0)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.llava import VICUNA_SYSTEM, make_llava_next
+from harness.plugins.llava import VICUNA_SYSTEM
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -15,11 +15,13 @@ from model_contract import (
 )
 from tiny_models import HIDDEN, build_llava_next, write_images
 
+from tests.load import load
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = build_llava_next(tmp_path_factory.mktemp("llava-next") / "ckpt")
-    return make_llava_next(model_path=str(folder), device="cpu", seed=0)
+    return load("llava-v1.6-7b", model_path=str(folder), device="cpu", seed=0)
 
 
 @pytest.fixture(scope="module")

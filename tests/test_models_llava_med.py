@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.llava_med import make_llava_med
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -15,11 +14,13 @@ from model_contract import (
 )
 from tiny_models import HIDDEN, build_original_llava, write_images
 
+from tests.load import load
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = build_original_llava(tmp_path_factory.mktemp("llava-med") / "ckpt", "mistral")
-    return make_llava_med(model_path=str(folder), device="cpu", seed=0)
+    return load("llava-med-7b", model_path=str(folder), device="cpu", seed=0)
 
 
 @pytest.fixture(scope="module")

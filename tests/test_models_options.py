@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from harness.plugins.hf_loading import checkpoint_key
-from harness.plugins.skinvl import make_local
 from model_contract import requests
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
+from tests.load import load
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,12 +29,12 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def make(checkpoint: Path, **options: Any) -> Any:
-    return make_local(model_path=str(checkpoint), device=options.pop("device", "cpu"), seed=0,
-                      **options)
+    return load("skinvl", model_path=str(checkpoint), device=options.pop("device", "cpu"),
+                **options)
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"colour": "red"}, "has no option colour"),
+    ({"colour": "red"}, "has no option -M colour"),
     ({"dtype": "fp64"}, "dtype='fp64' is not valid"),
     ({"batch_size": "0"}, "batch_size='0' is not valid"),
     ({"dtype": "fp16"}, "fp16 is not supported on the CPU"),

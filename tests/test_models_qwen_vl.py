@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.qwen_vl import make_qwen_vl
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -15,11 +14,13 @@ from model_contract import (
 )
 from tiny_models import HIDDEN, build_qwen2_5_vl, write_images
 
+from tests.load import load
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = build_qwen2_5_vl(tmp_path_factory.mktemp("qwen") / "ckpt")
-    return make_qwen_vl(model_path=str(folder), device="cpu", seed=0)
+    return load("qwen2.5-vl-7b", model_path=str(folder), device="cpu", seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -49,4 +49,4 @@ def test_bad_option_is_one_sentence(tmp_path: Path) -> None:
                        "--task", "vqa/demo", "-M", "dtype=fp64", "--output",
                        str(tmp_path / "r"), cwd=tmp_path)
     assert proc.returncode == 2
-    assert "option dtype='fp64' is not valid" in proc.stderr and "Traceback" not in proc.stderr
+    assert "option -M dtype='fp64' is not valid" in proc.stderr and "Traceback" not in proc.stderr

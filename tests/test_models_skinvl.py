@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.skinvl import make_local
 from model_contract import check_generate_batches, check_identity
 from tiny_models import build_llava, write_images
 
 from harness.errors import HarnessError, UsageError
+from tests.load import load
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _logits(model: Any, image: Path) -> Any:
 
 
 def test_merged_checkpoint(base: Path, images: list[Path]) -> None:
-    model = make_local(model_path=str(base), device="cpu", seed=0)
+    model = load("skinvl", model_path=str(base), device="cpu", seed=0)
     check_generate_batches(model, images)
     assert "adapter" not in check_identity(model, "skinvl")
 
@@ -64,12 +64,12 @@ def test_adapter_is_merged_into_its_base(base: Path, adapter: Path, images: list
     from peft import PeftModel
     from transformers import LlavaForConditionalGeneration
 
-    model = make_local(model_path=str(adapter), device="cpu", seed=0)
+    model = load("skinvl", model_path=str(adapter), device="cpu", seed=0)
     ident = check_identity(model, "skinvl")
     assert ident["checkpoint"] == str(adapter) and ident["adapter"]["base"] == str(base)
     reference = PeftModel.from_pretrained(LlavaForConditionalGeneration.from_pretrained(base),
                                           adapter).eval()
-    plain = make_local(model_path=str(base), device="cpu", seed=0)
+    plain = load("skinvl", model_path=str(base), device="cpu", seed=0)
     enc = model._encode([model.prompt_text("What is it?", 1)], model._images(images[:1]))
     with torch.no_grad():
         expected = reference(**enc).logits
@@ -91,12 +91,12 @@ def test_adapter_that_does_not_fit_is_an_error(base: Path, adapter: Path,
     weights[key.replace("layers.0", "layers.7")] = weights[key].clone()
     save_file(weights, str(broken / "adapter_model.safetensors"))
     with pytest.raises(HarnessError, match="does not fit"):
-        make_local(model_path=str(broken), device="cpu", seed=0)
+        load("skinvl", model_path=str(broken), device="cpu", seed=0)
 
 
 def test_adapter_without_base_or_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="needs --model-path"):
-        make_local(model_path=None, device="cpu", seed=0)
+        load("skinvl", model_path=None, device="cpu", seed=0)
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     with pytest.raises(UsageError, match="names no base model"):
-        make_local(model_path=str(tmp_path), device="cpu", seed=0)
+        load("skinvl", model_path=str(tmp_path), device="cpu", seed=0)

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.huatuo import make_huatuo
 from harness.plugins.llava_convert import RECORD
 from oracle_check import assert_matches, load_fixture, measure
+
+from tests.load import load
 
 FIXTURE = load_fixture("huatuo")
 CHECKPOINT = FIXTURE.folder / "huatuogpt-vision-7b"
@@ -24,7 +25,7 @@ CHECKPOINT = FIXTURE.folder / "huatuogpt-vision-7b"
 
 @pytest.fixture(scope="module")
 def model() -> Any:
-    return make_huatuo(model_path=str(CHECKPOINT), device="cpu", seed=0)
+    return load("huatuogpt-vision-7b", model_path=str(CHECKPOINT), device="cpu", seed=0)
 
 
 @pytest.mark.parametrize("case", FIXTURE.cases, ids=[c["key"] for c in FIXTURE.cases])
@@ -42,7 +43,7 @@ def test_oracle_tower_from_the_checkpoint_relative_path_resolved(model: Any) -> 
 def test_vision_tower_option_overrides_the_family_rule(model: Any) -> None:
     """-M vision_tower=DIR: that tower's weights (here the vit folder's pickle) are used."""
     tower = CHECKPOINT / "vit" / "clip_vit_tiny"
-    other = make_huatuo(model_path=str(CHECKPOINT), device="cpu", seed=0,
+    other = load("huatuogpt-vision-7b", model_path=str(CHECKPOINT), device="cpu", seed=0,
                         vision_tower=str(tower), allow_pickle="true")
     record = json.loads((other.folder / RECORD).read_text())
     assert not record["tower_from_checkpoint"] and other.folder != model.folder

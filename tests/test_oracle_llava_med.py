@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from harness.plugins.llava_convert import RECORD
-from harness.plugins.llava_med import make_llava_med
 from oracle_check import ORACLE, assert_matches, load_fixture
 
 from harness.errors import HarnessError
+from tests.load import load
 
 FIXTURE = load_fixture("llava-med")
 
@@ -39,7 +39,7 @@ def in_fixture() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def model(in_fixture: Path) -> Any:
-    return make_llava_med(model_path=str(in_fixture / "checkpoint"), device="cpu", seed=0,
+    return load("llava-med-7b", model_path=str(in_fixture / "checkpoint"), device="cpu", seed=0,
                           square="pad")
 
 
@@ -80,7 +80,7 @@ def test_oracle_ids_whatever_the_legacy_flag(tmp_path: Path, in_fixture: Path, l
     from harness.plugins.llava_tokens import harness_ids
 
     source = _variant(tmp_path, legacy, tokenizer_json)
-    model = make_llava_med(model_path=str(source), device="cpu", seed=0, square="pad")
+    model = load("llava-med-7b", model_path=str(source), device="cpu", seed=0, square="pad")
     for case in FIXTURE.cases[:2]:
         assert harness_ids(model, model.prompt_text(case["question"], 1)) == case["input_ids"]
 
@@ -94,7 +94,7 @@ def test_a_tokenizer_that_splits_differently_is_refused(tmp_path: Path, model: A
     spec["pre_tokenizer"]["prepend_scheme"] = "first"  # the new one: "▁[" becomes "["
     path.write_text(json.dumps(spec))
     with pytest.raises(HarnessError, match="does not split the prompt as the family's original"):
-        make_llava_med(model_path=str(converted), device="cpu", seed=0)
+        load("llava-med-7b", model_path=str(converted), device="cpu", seed=0)
 
 
 def test_oracle_fixture_is_small() -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.skinvl import make_published
 from oracle_check import assert_matches, load_fixture
+
+from tests.load import load
 
 FIXTURE = load_fixture("skinvl")
 
@@ -25,7 +26,7 @@ FIXTURE = load_fixture("skinvl")
 def model() -> Iterator[Any]:
     mp = pytest.MonkeyPatch()
     mp.chdir(FIXTURE.folder)  # MM-Skin resolves ``mm_vision_tower: tower`` from here
-    yield make_published("skinvl-mm")(model_path=str(Path("checkpoint").resolve()),
+    yield load("skinvl-mm", model_path=str(Path("checkpoint").resolve()),
                                       device="cpu", seed=0)
     mp.undo()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.plugin_manager import get_registries
+from harness.runner import RunOptions, build_task
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts.json"
 # The default protocol is `paper`; `+sound` keys are the same tasks under `--protocol sound`.
@@ -33,7 +34,10 @@ def current() -> dict[str, dict]:
     regs = get_registries()
     out = {}
     for key, options in TASKS.items():
-        task = regs.tasks.get(key.split("+")[0]).factory(**options)
+        options = dict(options)
+        protocol = options.pop("protocol", "paper")
+        task = build_task(regs, key.split("+")[0], options,
+                          RunOptions(model="", tasks=[], protocol=protocol))
         sample = task.load_samples(None)[-1]
         req = task.build_request(sample)
         out[key] = {

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from authors_code import show
 from harness.plugins.llava import VICUNA_SYSTEM
-from harness.plugins.skinvl import make_local
 from PIL import Image
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
 from harness.protocol.settings import AUTHORS_COMMIT, AUTHORS_REPO
 from harness.types import DECODING_PRESETS, Request
+from tests.load import load
 
 
 @pytest.fixture(scope="module")
@@ -46,28 +46,29 @@ def padded(original: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
 def test_paper_protocol_crops_as_the_authors_and_sound_pads(base: Path, image: Path) -> None:
     original = Image.open(image).convert("RGB")
     assert original.size[0] != original.size[1]
-    paper = make_local(model_path=str(base), device="cpu", seed=0, protocol="paper")
+    paper = load("skinvl", model_path=str(base), device="cpu", seed=0, protocol="paper")
     processor = paper.processor.image_processor
     # the authors' process_images with expand2square commented out: the processor alone
     authors = processor.preprocess(original, return_tensors="np")["pixel_values"][0]
     np.testing.assert_array_equal(pixels(paper, image), authors)
     assert paper.identity()["image_preprocessing"].startswith("the processor")
 
-    sound = make_local(model_path=str(base), device="cpu", seed=0, protocol="sound")
+    sound = load("skinvl", model_path=str(base), device="cpu", seed=0, protocol="sound")
     colour = tuple(int(x * 255) for x in processor.image_mean)
     expected = processor.preprocess(padded(original, colour), return_tensors="np")
     np.testing.assert_array_equal(pixels(sound, image), expected["pixel_values"][0])
     assert not np.array_equal(pixels(sound, image), authors)
 
-    override = make_local(model_path=str(base), device="cpu", seed=0, protocol="paper",
-                          square="pad")
+    override = load("skinvl", model_path=str(base), device="cpu", protocol="paper",
+                    square="pad")
     np.testing.assert_array_equal(pixels(override, image), pixels(sound, image))
-    with pytest.raises(UsageError, match="square='round' is not pad or crop"):
-        make_local(model_path=str(base), device="cpu", seed=0, square="round")
+    with pytest.raises(UsageError, match=r"square='round' is not valid \(input should be 'pad' "
+                       r"or 'crop'\)"):
+        load("skinvl", model_path=str(base), device="cpu", seed=0, square="round")
 
 
 def test_generate_receives_the_recorded_arguments(base: Path, image: Path) -> None:
-    model = make_local(model_path=str(base), device="cpu", seed=0, protocol="paper")
+    model = load("skinvl", model_path=str(base), device="cpu", seed=0, protocol="paper")
     decoding = DECODING_PRESETS["paper-zeroshot"].with_seed(0)
     kwargs = model._generation_kwargs(decoding)
     assert {k: v for k, v in kwargs.items() if k != "pad_token_id"} == decoding.generate_kwargs()

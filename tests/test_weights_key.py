@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from harness.plugins.hf_loading import checkpoint_key
 from harness.plugins.llava_convert import ensure_converted
-from harness.plugins.llava_med import make_llava_med
 from tiny_models import build_original_llava
 
 from harness.fingerprint import files_sha256, hash_memo_path
+from tests.load import load
 
 
 def change_one_weight(folder: Path) -> None:
@@ -65,16 +65,16 @@ def test_one_weight_apart_never_share_a_conversion(tmp_path: Path, source: Path)
 def test_identity_is_the_content_key(tmp_path: Path, source: Path) -> None:
     copy = tmp_path / "b"
     shutil.copytree(source, copy)
-    before = make_llava_med(model_path=str(copy), device="cpu", seed=0).identity()
+    before = load("llava-med-7b", model_path=str(copy), device="cpu", seed=0).identity()
     change_one_weight(copy)
-    after = make_llava_med(model_path=str(copy), device="cpu", seed=0).identity()
+    after = load("llava-med-7b", model_path=str(copy), device="cpu", seed=0).identity()
     assert before["weights_sha256"] != after["weights_sha256"]
 
 
 def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
     """A real run stores answers; after one weight changes in place, none of them is reused."""
     from harness.plugin_manager import get_registries
-    from harness.runner import RunOptions, model_key, prepare, run
+    from harness.runner import RunOptions, build_task, model_key, model_options, prepare, run
 
     folder = build_original_llava(tmp_path / "model", "mistral")
     regs = get_registries()
@@ -85,8 +85,8 @@ def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
     spec, task = regs.models.get("llava-med-7b"), outcome.task
 
     def pending() -> int:
-        built = regs.tasks.get(task).factory()
-        return len(prepare(built, model_key(spec, opts), opts).pending)
+        built = build_task(regs, task, {}, opts)
+        return len(prepare(built, model_key(spec, opts, model_options(spec, opts)), opts).pending)
 
     assert pending() == 0  # the same bytes: every answer is reused
     (run_json,) = (tmp_path / "results").rglob("run.json")
@@ -95,5 +95,5 @@ def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
     # one key: the request fingerprints' and identity()'s
     assert weights == json.loads(run_json.read_text())["model"]["identity"]["weights_sha256"]
     change_one_weight(folder)
-    assert model_key(spec, opts)["weights"] != weights
+    assert model_key(spec, opts, model_options(spec, opts))["weights"] != weights
     assert pending() == 3  # new bytes at the same path: every sample is asked again

@@ -19,12 +19,27 @@ UNKNOWN = "unknown"
 
 # ---------------------------------------------------------------- shared helpers
 
-def _specs(names: Sequence[str], kind: str) -> list[Any]:
-    from harness.plugin_manager import get_registries
+def builtin_metrics() -> Any:
+    """A registry of the harness's own metrics, for callers that were handed none (tests,
+    notebooks). A run passes the registry of every installed plugin instead."""
+    global _BUILTIN
+    if _BUILTIN is None:
+        from harness.metrics.builtin import register_metrics
+        from harness.registry import Registry
 
+        registry: Registry[Any] = Registry("metric")
+        register_metrics(register=registry.add)
+        _BUILTIN = registry
+    return _BUILTIN
+
+
+_BUILTIN: Any = None
+
+
+def _specs(names: Sequence[str], kind: str, registry: Any = None) -> list[Any]:
     if isinstance(names, str):
         raise UsageError(f"metrics must be a list of names, got the string {names!r}")
-    registry = get_registries().metrics
+    registry = registry if registry is not None else builtin_metrics()
     specs = []
     for name in names:
         spec = registry.get(name)  # UnknownNameError (a UsageError) with a did-you-mean
@@ -113,6 +128,7 @@ def score_text(
     seed: int = 0,
     strata: Sequence[str] | None = None,
     options: Mapping[str, Any] | None = None,
+    registry: Any = None,
 ) -> dict[str, Any]:
     """Score free-text answers against references: overall, per group, 95% bootstrap CIs.
 
@@ -122,7 +138,7 @@ def score_text(
     n = len(predictions)
     if len(references) != n:
         raise UsageError(f"{n} predictions but {len(references)} references")
-    specs = _specs(metrics, "text")
+    specs = _specs(metrics, "text", registry)
     names = [s.name for s in specs]
     notes: list[str] = []
     preds = _as_texts(predictions, "predictions", notes)
@@ -175,6 +191,7 @@ def paired_bootstrap(
     seed: int = 0,
     strata: Sequence[str] | None = None,
     options: Mapping[str, Any] | None = None,
+    registry: Any = None,
 ) -> dict[str, Any]:
     """Compare two prediction sets on the same references over the same resamples.
 
@@ -187,7 +204,7 @@ def paired_bootstrap(
                          f"{len(predictions_b)} predictions and {n} references")
     if bootstrap < 1:
         raise UsageError("a paired comparison needs bootstrap >= 1")
-    specs = _specs(metrics, "text")
+    specs = _specs(metrics, "text", registry)
     notes: list[str] = []
     refs = _as_texts(references, "references", notes)
     a = _text_stats(specs, _as_texts(predictions_a, "predictions (a)", notes), refs, options or {})
@@ -245,7 +262,7 @@ def _check_scores(scores: Any, n: int, k: int) -> np.ndarray:
 
 def _classification_input(
     y_true: Sequence[str], y_pred: Sequence[str | None], labels: Sequence[str],
-    metrics: Sequence[str], scores: Any,
+    metrics: Sequence[str], scores: Any, registry: Any = None,
 ) -> tuple[list[Any], list[str], np.ndarray, np.ndarray, np.ndarray | None]:
     labels = [str(x) for x in labels]
     if not labels or len(set(labels)) != len(labels):
@@ -253,7 +270,7 @@ def _classification_input(
     n = len(y_true)
     if len(y_pred) != n:
         raise UsageError(f"{len(y_pred)} predictions for {n} true labels")
-    specs = _specs(metrics, "classification")
+    specs = _specs(metrics, "classification", registry)
     t = _label_index(y_true, labels, "y_true", allow_none=False)
     p = _label_index(y_pred, labels, "y_pred", allow_none=True)
     arr = None
@@ -283,13 +300,15 @@ def score_classification(
     bootstrap: int = 1000,
     seed: int = 0,
     strata: Sequence[str] | None = None,
+    registry: Any = None,
 ) -> dict[str, Any]:
     """Score class predictions; ``None`` is an unmatched answer, counted wrong and reported.
 
     The bootstrap is stratified by ``strata`` (default: the true class, so every
     resample keeps the class counts) and paired across models by construction.
     """
-    specs, labels, t, p, arr = _classification_input(y_true, y_pred, labels, metrics, scores)
+    specs, labels, t, p, arr = _classification_input(y_true, y_pred, labels, metrics, scores,
+                                                     registry)
     names = [s.name for s in specs]
     n, k = len(t), len(labels)
     keys = _group_keys(groups, n)
@@ -361,12 +380,15 @@ def paired_bootstrap_classification(
     bootstrap: int = 1000,
     seed: int = 0,
     strata: Sequence[str] | None = None,
+    registry: Any = None,
 ) -> dict[str, Any]:
     """Two classifiers on the same samples, compared over the same stratified resamples."""
     if bootstrap < 1:
         raise UsageError("a paired comparison needs bootstrap >= 1")
-    specs, labels, t, pa, sa = _classification_input(y_true, y_pred_a, labels, metrics, scores_a)
-    _, _, _, pb, sb = _classification_input(y_true, y_pred_b, labels, metrics, scores_b)
+    specs, labels, t, pa, sa = _classification_input(y_true, y_pred_a, labels, metrics, scores_a,
+                                                     registry)
+    _, _, _, pb, sb = _classification_input(y_true, y_pred_b, labels, metrics, scores_b,
+                                            registry)
     n, k = len(t), len(labels)
     strata = list(y_true) if strata is None else list(strata)
     ones = np.ones((1, n))
