@@ -320,16 +320,6 @@ def set_threads_from_env() -> None:
 # -- templates and factories -----------------------------------------------------------------
 
 
-def content(image: str, text_filter: str = "") -> str:
-    """Jinja that renders one message's content (a string, or a list of image/text parts)."""
-    return (
-        "{% if message['content'] is string %}{{ message['content']" + text_filter
-        + " }}{% else %}{% for c in message['content'] %}{% if c['type'] == 'image' %}" + image
-        + "{% elif c['type'] == 'text' %}{{ c['text']" + text_filter
-        + " }}{% endif %}{% endfor %}{% endif %}"
-    )
-
-
 Prepare = Callable[[str, Path, Any], tuple[Path, dict[str, Any], Sequence[int]]]
 KeyFn = Callable[[Path, Any], str]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.plugins.chat_templates import HUATUO_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    content,
     converted_key,
     converted_llava,
     family_factory,
@@ -25,14 +25,6 @@ from harness.plugins.hf_loading import ConvertedOptions
 
 from harness import hookimpl
 from harness.specs import ModelSpec
-
-HUATUO_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}<|user|>\n" + content("<image>\n", " | trim")
-    + "{{ '\\n' }}<|assistant|>\n"  # a literal newline right after a tag would be trimmed
-    "{% elif message['role'] == 'assistant' %}" + content("") + "{{ eos_token }}\n"
-    "{% endif %}{% endfor %}"
-)
 
 FAMILY = Family(
     name="huatuogpt-vision", architectures=("LlavaForConditionalGeneration",),

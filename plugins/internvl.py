@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.plugins.chat_templates import content
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    content,
     family_factory,
     spec_weights_key,
 )

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.plugins.chat_templates import VICUNA_SYSTEM, VICUNA_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    content,
     family_factory,
     spec_weights_key,
 )
@@ -25,19 +25,6 @@ from harness.plugins.hf_loading import LoadOptions
 
 from harness import hookimpl
 from harness.specs import ModelSpec
-
-VICUNA_SYSTEM = (
-    "A chat between a curious user and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the user's questions."
-)
-# LLaVA's vicuna_v1: "<s>{system} USER: <image>\nQ ASSISTANT: A</s>" (separators " " and "</s>").
-VICUNA_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'system' %}" + content("") + " "
-    "{% elif message['role'] == 'user' %}USER: " + content("<image>\n") + " "
-    "{% else %}ASSISTANT: " + content("") + "{{ eos_token }}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
 
 FAMILY = Family(
     name="llava-next", architectures=("LlavaNextForConditionalGeneration",),

@@ -221,9 +221,11 @@ def tower_weights(folder: Path, allow_pickle: bool) -> Any:
 
 
 def chat_template_for(family: str) -> str:
-    from harness.plugins.huatuo import HUATUO_TEMPLATE
-    from harness.plugins.llava import VICUNA_TEMPLATE
-    from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
+    from harness.plugins.chat_templates import (
+        HUATUO_TEMPLATE,
+        LLAVA_MED_TEMPLATE,
+        VICUNA_TEMPLATE,
+    )
 
     return {"llava-med": LLAVA_MED_TEMPLATE, "huatuogpt-vision": HUATUO_TEMPLATE,
             "llava-v1.5": VICUNA_TEMPLATE}[family]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.plugins.chat_templates import LLAVA_MED_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
-    content,
     converted_key,
     converted_llava,
     family_factory,
@@ -24,14 +24,6 @@ from harness.plugins.hf_loading import ConvertedOptions
 
 from harness import hookimpl
 from harness.specs import ModelSpec
-
-# LLaVA's LLAMA_2 separator style with an empty system and sep "": "[INST] Q [/INST] A</s>".
-LLAVA_MED_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}[INST] " + content("<image>\n") + " [/INST]"
-    "{% elif message['role'] == 'assistant' %} " + content("") + "{{ eos_token }}"
-    "{% endif %}{% endfor %}"
-)
 
 FAMILY = Family(
     name="llava-med", architectures=("LlavaForConditionalGeneration",),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.plugins.chat_templates import LLAVA_MED_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
     Family,
@@ -32,7 +33,6 @@ from harness.plugins.hf_loading import (
     read_json,
     resolve_checkpoint,
 )
-from harness.plugins.llava_med import LLAVA_MED_TEMPLATE
 from pydantic import Field
 
 from harness import hookimpl
