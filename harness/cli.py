@@ -83,6 +83,9 @@ def run_options(f: Any) -> Any:
                      show_default=True, help="Results folder."),
         click.option("-T", "--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
                      help="Task option, e.g. -T decoding=paper (repeatable)."),
+        click.option("--allow-modified-splits", is_flag=True,
+                     help="Read the paper's split files even where they differ from the pinned "
+                     "SHA-256 (each is named in run.json)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -105,7 +108,7 @@ def run_options(f: Any) -> Any:
 def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
         task_options: tuple[str, ...], model_path: str | None, name: str | None, device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
-        seed: int, dry_run: bool) -> None:
+        seed: int, dry_run: bool, allow_modified_splits: bool) -> None:
     """Evaluate one model on one or more tasks (resumes where a previous run stopped)."""
     from harness.runner import RunOptions
     from harness.runner import run as run_tasks
@@ -119,7 +122,7 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         name=name,
         device=device, model_options=parse_pairs("-M", model_options),
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
-        seed=seed, dry_run=dry_run,
+        seed=seed, dry_run=dry_run, allow_modified_splits=allow_modified_splits,
     )
     con = console()
     outcomes = run_tasks(registries(), opts, console=con)
@@ -130,12 +133,13 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
 @cli.command()
 @run_options
 def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-          task_options: tuple[str, ...]) -> None:
+          task_options: tuple[str, ...], allow_modified_splits: bool) -> None:
     """Re-score stored predictions without loading the model."""
     from harness.runner import RunOptions, rescore
 
     opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
-                      task_options=parse_pairs("-T", task_options))
+                      task_options=parse_pairs("-T", task_options),
+                      allow_modified_splits=allow_modified_splits)
     con = console()
     print_outcomes(con, rescore(registries(), opts))
 

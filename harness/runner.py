@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, results
+from harness.datasets import splitfiles
 from harness.errors import CapabilityError, HarnessError, UsageError
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.plugin_manager import Registries
@@ -46,6 +47,7 @@ class RunOptions:
     limit: int | None = None
     seed: int = 0
     dry_run: bool = False
+    allow_modified_splits: bool = False  # read split files that differ from their pinned SHA-256
 
 
 @dataclass
@@ -136,7 +138,8 @@ def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]
 
 
 def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None) -> TaskRun:
-    samples = task.load_samples(opts.data_root)
+    with splitfiles.allowing_modified(opts.allow_modified_splits):
+        samples = task.load_samples(opts.data_root)
     if opts.limit is not None:
         samples = task.select(samples, opts.limit)
     seen: set[str] = set()
