@@ -39,37 +39,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command("list")
 @click.argument("what", type=click.Choice(["models", "tasks", "metrics", "datasets"]))
-def list_cmd(what: str) -> None:
-    """List what the installed plugins registered, and by whom."""
-    from rich.console import Console
-    from rich.table import Table
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: one object per item, every field, for scripts.")
+def list_cmd(what: str, fmt: str) -> None:
+    """List what the installed plugins registered, and by whom (names never cut)."""
+    import sys
 
-    regs = registries()
-    table = Table(title=what)
-    if what == "models":
-        for col in ("name", "family", "capabilities", "checkpoint", "plugin"):
-            table.add_column(col)
-        for m in regs.models:
-            table.add_row(m.name, m.family, ", ".join(sorted(m.capabilities)),
-                          m.checkpoint or "-", m.plugin)
-    elif what == "tasks":
-        for col in ("name", "kind", "dataset", "needs", "plugin"):
-            table.add_column(col)
-        for t in regs.tasks:
-            table.add_row(t.name, t.kind, t.dataset, t.capability, t.plugin)
-    elif what == "metrics":
-        for col in ("name", "kind", "version", "higher is better", "plugin"):
-            table.add_column(col)
-        for m in regs.metrics:
-            table.add_row(m.name, m.kind, m.version, "yes" if m.higher_is_better else "no",
-                          m.plugin)
-    else:
-        for col in ("name", "modality", "classes", "splits", "plugin"):
-            table.add_column(col)
-        for d in regs.datasets:
-            table.add_row(d.name, d.modality, str(len(d.classes)) if d.classes else "-",
-                          ", ".join(d.splits), d.plugin)
-    Console().print(table)
+    from harness.listing import show
+
+    show(registries(), what, fmt, terminal=sys.stdout.isatty())
 
 
 def run_options(f: Any) -> Any:
