@@ -64,10 +64,10 @@ def load_llava(path: Path) -> Any:
 
 def batch_inputs(base: Path) -> dict[str, Any]:
     """A real collated batch of four demo test examples (images, prompts, answers)."""
+    from harness.demo import data
     from harness.training.collate import SftCollator
     from transformers import AutoProcessor
 
-    from harness.demo import data
     from harness.images import open_rgb
 
     processor = AutoProcessor.from_pretrained(base)
@@ -200,10 +200,10 @@ def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
 
 
 def test_collator_masks_prompt_and_image_tokens(base: Path) -> None:
+    from harness.demo import data
     from harness.training.collate import IGNORE_INDEX, SftCollator
     from transformers import AutoProcessor
 
-    from harness.demo import data
     from harness.images import open_rgb
 
     processor = AutoProcessor.from_pretrained(base)
@@ -240,9 +240,8 @@ def test_lora_regex_skips_vision_tower(base: Path) -> None:
 
 
 def test_label_sources_use_the_paper_phrasing() -> None:
-    from harness.training.data import Source, build_mixture
-
     from harness.demo.data import CLASSES
+    from harness.training.data import Source, build_mixture
 
     mixture = build_mixture(get_registries(), [Source("demo", kind="label"),
                                                Source("bcn20000", kind="label")],
