@@ -43,6 +43,7 @@ class TrainingIndex:
         self.option, self.given = option, given
         self._samples: list[Sample] | None = None
         self._features: np.ndarray | None = None
+        self._known: set[str | None] | None = None  # its labels and questions
 
     @property
     def samples(self) -> list[Sample]:
@@ -64,13 +65,15 @@ class TrainingIndex:
         """Why the default index cannot answer ``request`` (None when it can, or was given)."""
         if self.given:
             return None
+        if self._known is None:
+            self._known = {s.label for s in self.samples} | {s.question for s in self.samples}
         if request.choices:
-            missing = sorted(set(request.choices) - {s.label for s in self.samples})
+            missing = sorted(set(request.choices) - self._known)
             if not missing:
                 return None
             lacks = f"no training image labelled {', '.join(missing[:3])}" + (
                 f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        elif any(s.question == request.prompt for s in self.samples):
+        elif request.prompt in self._known:
             return None
         else:
             lacks = "no answer to this task's questions"
@@ -144,29 +147,30 @@ class RetrievalBaseline(Model):
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
         from harness.image_features import features_for_files
 
-        query = features_for_files([r.images[0] for r in requests])
-        query /= np.linalg.norm(query, axis=1, keepdims=True)
-        answers: list[str | Exception] = []
-        for q, req in zip(query, requests, strict=True):
-            index = self.labels if req.choices else self.vqa
-            unfit = index.unfit(self.name, req)
-            if unfit is not None:
-                answers.append(unfit)
-                continue
-            sims = index.features @ q
-            if req.choices:
-                allowed = np.array([s.label in req.choices for s in index.samples])
-            else:
-                allowed = np.array([s.question == req.prompt for s in index.samples])
-                if not allowed.any():
-                    allowed[:] = True
+        # Requests the index cannot answer are told so before any image is opened.
+        answers: list[str | Exception | None] = [
+            (self.labels if r.choices else self.vqa).unfit(self.name, r) for r in requests]
+        todo = [i for i, a in enumerate(answers) if a is None]
+        if todo:
+            query = features_for_files([requests[i].images[0] for i in todo])
+            query /= np.linalg.norm(query, axis=1, keepdims=True)
+            for i, q in zip(todo, query, strict=True):
+                answers[i] = self._nearest(requests[i], q)
+        return [a for a in answers if a is not None]
+
+    def _nearest(self, req: Request, q: np.ndarray) -> str | Exception:
+        index = self.labels if req.choices else self.vqa
+        sims = index.features @ q
+        if req.choices:
+            allowed = np.array([s.label in req.choices for s in index.samples])
+        else:
+            allowed = np.array([s.question == req.prompt for s in index.samples])
             if not allowed.any():
-                answers.append(UsageError("no training image carries any of the offered labels"))
-                continue
-            best = int(np.argmax(np.where(allowed, sims, -np.inf)))
-            hit = index.samples[best]
-            answers.append(str(hit.label if req.choices else hit.answer))
-        return answers
+                allowed[:] = True
+        if not allowed.any():
+            return UsageError("no training image carries any of the offered labels")
+        hit = index.samples[int(np.argmax(np.where(allowed, sims, -np.inf)))]
+        return str(hit.label if req.choices else hit.answer)
 
 
 class FrequencyBaseline(Model):
