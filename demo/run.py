@@ -49,8 +49,9 @@ def caption() -> str:
         f"classes that is exactly {100 / k:.0f}% correct, and one answer per question is "
         f"worded for one of the {m} modalities.",
         "- knn-retrieval: the answer or label of the most similar training image by colour "
-        "and texture; it looks at the image, so it gets the wording and the colour mostly "
-        "right, while diagnoses overlap in colour and border, so it stays far from 100%.",
+        "and texture; it looks at the image, so its answers are worded for the right "
+        "modality and name the colour more often than not, while diagnoses overlap in "
+        "colour and border, so it stays far from 100%.",
         "- colour-lbp: the same colour and texture features as a frozen encoder, with a "
         "linear probe; the only probe row (knn-retrieval's features would repeat it).",
     ])
