@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.types import Sample
 
-VERSION = 1
+VERSION = 2  # 2: answers worded per modality (ANSWERS)
 SEED = 20250601
 IMAGE_SIZE = 64
 SPLIT_SIZES = {"train": 160, "val": 48, "test": 80}
@@ -48,6 +48,33 @@ QUESTIONS = {
     "size": "How large does the lesion appear in the image?",
 }
 
+# Answers per modality. Version 1 gave every answer to a question one template ("The
+# lesion is {colour}."), so any answer to the question, even a random one, shared most of
+# its 4-grams with the reference: chance scored BLEU-4 67.6 against knn-retrieval's 80.2.
+ANSWERS: dict[str, dict[str, str]] = {
+    "clinical": {
+        "colour": "Clinically the lesion looks {colour} against the surrounding skin.",
+        "regular": "Yes, its margins are smooth and sharply demarcated from normal skin.",
+        "irregular": "No, its margins are ragged and fade unevenly into normal skin.",
+        "modality": "This is a clinical photograph of the skin surface.",
+        "size": "In this photograph the lesion looks {size}.",
+    },
+    "dermoscopy": {
+        "colour": "Under the dermatoscope the pigment appears {colour}.",
+        "regular": "Yes; dermoscopy shows a symmetric outline with an even edge.",
+        "irregular": "No; dermoscopy shows an asymmetric outline with notched edges.",
+        "modality": "It is a dermoscopic view taken through a dermatoscope.",
+        "size": "Within the dermoscopic field of view it is {size}.",
+    },
+    "pathology": {
+        "colour": "On the stained slide the lesional area is {colour}.",
+        "regular": "Yes, the lesion is well circumscribed in this section.",
+        "irregular": "No, the lesion edge is infiltrative and poorly circumscribed.",
+        "modality": "A histopathology section stained with haematoxylin and eosin.",
+        "size": "The lesional area occupies a {size} part of the section.",
+    },
+}
+
 
 @dataclass
 class Record:
@@ -69,17 +96,18 @@ class Record:
         )
 
     def qa(self) -> list[tuple[str, str, str]]:
-        """(key, question, answer) for every question this record can answer."""
-        border = (
-            "Yes, the borders are regular and well defined."
-            if self.border == "regular"
-            else "No, the borders are irregular and poorly defined."
-        )
+        """(key, question, answer) for every question this record can answer.
+
+        Each answer is worded as a report of its modality would word it, so the wording,
+        like the content, can be read off the image; an answer drawn without looking
+        shares little more than its content word with the reference.
+        """
+        words = ANSWERS[self.modality]
         return [
-            ("colour", QUESTIONS["colour"], f"The lesion is {self.colour}."),
-            ("border", QUESTIONS["border"], border),
-            ("modality", QUESTIONS["modality"], f"This is a {self.modality} image of the skin."),
-            ("size", QUESTIONS["size"], f"The lesion appears {self.size} in the image."),
+            ("colour", QUESTIONS["colour"], words["colour"].format(colour=self.colour)),
+            ("border", QUESTIONS["border"], words[self.border]),
+            ("modality", QUESTIONS["modality"], words["modality"]),
+            ("size", QUESTIONS["size"], words["size"].format(size=self.size)),
         ]
 
 

@@ -34,7 +34,30 @@ def run_demo(registries: Registries, output: Path, console: Any, train: bool = F
     from harness.leaderboards.cli import print_leaderboard
 
     # The demo's Markdown goes beside its results, never into the committed leaderboards/.
-    print_leaderboard(output, output / "leaderboards", console)
+    print_leaderboard(output, output / "leaderboards", console, caption=caption())
+
+
+def caption() -> str:
+    """What each baseline is and why its numbers are what they are, printed under the table."""
+    from harness.demo import data
+
+    k, m = len(data.CLASSES), len(data.MODALITIES)
+    return "\n".join([
+        "How to read these numbers (x100; no baseline sees a test answer):",
+        f"- chance: a uniform draw: one of the {k} offered diagnoses (the {k} classes are "
+        f"balanced, so about {100 / k:.0f}% correct), or a training answer to the same "
+        f"question; answers are worded per modality, so about 1 draw in {m} has the "
+        "reference's wording, which is why its BLEU-4 is well above 0.",
+        f"- majority: always the most frequent training label or answer; with balanced "
+        f"classes that is exactly {100 / k:.0f}% correct, and one answer per question is "
+        f"worded for one of the {m} modalities.",
+        "- knn-retrieval: the answer or label of the most similar training image by colour "
+        "and texture; it looks at the image, so its answers are worded for the right "
+        "modality and name the colour more often than not, while diagnoses overlap in "
+        "colour and border, so it stays far from 100%.",
+        "- colour-lbp: the same colour and texture features as a frozen encoder, with a "
+        "linear probe; the only probe row (knn-retrieval's features would repeat it).",
+    ])
 
 
 def _train_and_evaluate(registries: Registries, output: Path, console: Any) -> None:

@@ -41,37 +41,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command("list")
 @click.argument("what", type=click.Choice(["models", "tasks", "metrics", "datasets"]))
-def list_cmd(what: str) -> None:
-    """List what the installed plugins registered, and by whom."""
-    from rich.console import Console
-    from rich.table import Table
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: one object per item, every field, for scripts.")
+def list_cmd(what: str, fmt: str) -> None:
+    """List what the installed plugins registered, and by whom (names never cut)."""
+    import sys
 
-    regs = registries()
-    table = Table(title=what)
-    if what == "models":
-        for col in ("name", "family", "capabilities", "checkpoint", "plugin"):
-            table.add_column(col)
-        for m in regs.models:
-            table.add_row(m.name, m.family, ", ".join(sorted(m.capabilities)),
-                          m.checkpoint or "-", m.plugin)
-    elif what == "tasks":
-        for col in ("name", "kind", "dataset", "needs", "plugin"):
-            table.add_column(col)
-        for t in regs.tasks:
-            table.add_row(t.name, t.kind, t.dataset, t.capability, t.plugin)
-    elif what == "metrics":
-        for col in ("name", "kind", "version", "higher is better", "plugin"):
-            table.add_column(col)
-        for m in regs.metrics:
-            table.add_row(m.name, m.kind, m.version, "yes" if m.higher_is_better else "no",
-                          m.plugin)
-    else:
-        for col in ("name", "modality", "classes", "splits", "plugin"):
-            table.add_column(col)
-        for d in regs.datasets:
-            table.add_row(d.name, d.modality, str(len(d.classes)) if d.classes else "-",
-                          ", ".join(d.splits), d.plugin)
-    Console().print(table)
+    from harness.listing import show
+
+    show(registries(), what, fmt, terminal=sys.stdout.isatty())
 
 
 def run_options(f: Any) -> Any:
@@ -91,6 +69,9 @@ def run_options(f: Any) -> Any:
                      "Every setting: docs/fidelity.md."),
         click.option("-T", "--task-option", "task_options", multiple=True, metavar="KEY=VALUE",
                      help="Task option, e.g. -T decoding=greedy (repeatable)."),
+        click.option("--allow-modified-splits", is_flag=True,
+                     help="Read the paper's split files even where they differ from the pinned "
+                     "SHA-256 (each is named in run.json)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -148,8 +129,8 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         protocol: str, task_options: tuple[str, ...], model_path: str | None, name: str | None,
         device: str,
         model_options: tuple[str, ...], batch_size: int | None, limit: int | None,
-        seed: int, dry_run: bool, allow_download: bool, min_coverage: float,
-        max_consecutive_failures: int) -> None:
+        seed: int, dry_run: bool, allow_modified_splits: bool, allow_download: bool,
+        min_coverage: float, max_consecutive_failures: int) -> None:
     """Evaluate one model on one or more tasks (resumes where a previous run stopped).
 
     Exit status: 0 done; 1 an error; 2 a usage error; 3 a task answered less than
@@ -170,6 +151,7 @@ def run(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path
         task_options=parse_pairs("-T", task_options), batch_size=batch_size, limit=limit,
         seed=seed, dry_run=dry_run, protocol=protocol, allow_download=allow_download,
         min_coverage=min_coverage, max_consecutive_failures=max_consecutive_failures,
+        allow_modified_splits=allow_modified_splits,
     )
     con = console()
     outcomes = run_tasks(registries(), opts, console=con)
@@ -220,12 +202,13 @@ def finish(con: Any, outcomes: list[Any], min_coverage: float) -> None:
 @cli.command()
 @run_options
 def score(model: str, tasks: tuple[str, ...], data_root: Path | None, output: Path,
-          protocol: str, task_options: tuple[str, ...]) -> None:
+          protocol: str, task_options: tuple[str, ...], allow_modified_splits: bool) -> None:
     """Re-score stored predictions without loading the model."""
     from harness.runner import RunOptions, rescore
 
     opts = RunOptions(model=model, tasks=tasks, output=output, data_root=data_root,
-                      task_options=parse_pairs("-T", task_options), protocol=protocol)
+                      task_options=parse_pairs("-T", task_options), protocol=protocol,
+                      allow_modified_splits=allow_modified_splits)
     con = console()
     outcomes = rescore(registries(), opts, console=con)
     print_outcomes(con, outcomes)

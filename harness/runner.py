@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness import failures, results
+from harness.datasets import splitfiles
 from harness.errors import CapabilityError, HarnessError, UsageError
 from harness.finalize import finalize
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
@@ -111,7 +112,8 @@ def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]
 
 
 def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None) -> TaskRun:
-    samples = task.load_samples(opts.data_root)
+    with splitfiles.allowing_modified(opts.allow_modified_splits):
+        samples = task.load_samples(opts.data_root)
     if opts.limit is not None:
         samples = task.select(samples, opts.limit)
     seen: set[str] = set()

@@ -37,6 +37,7 @@ class RunOptions:
     dry_run: bool = False
     protocol: str = DEFAULT_PROTOCOL  # paper | sound (harness/protocol)
     allow_download: bool = False
+    allow_modified_splits: bool = False  # go on when a pinned split file's SHA-256 differs
     min_coverage: float = 1.0  # below this share of answered samples the CLI exits 3
     max_consecutive_failures: int = 20  # stop a task after this many in a row (0: never)
 

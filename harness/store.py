@@ -13,7 +13,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,22 @@ from harness.errors import HarnessError, LockedError
 from harness.types import Prediction
 
 PREDICTIONS = "predictions.jsonl"
+
+
+def new_temp_file(folder: Path, prefix: str) -> tuple[int, Path]:
+    """A new, uniquely named file in ``folder``, opened for writing, with the mode of any new file.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only (0600), and a rename
+    keeps that mode: results would then be unreadable to the rest of a group. Here the
+    process's umask applies, as for any file it creates (0644 under the usual 022).
+    """
+    for _ in range(100):
+        tmp = folder / f"{prefix}{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {folder}")
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -39,7 +55,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = new_temp_file(path.parent, f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(_finite(obj), fh, indent=2, sort_keys=True, ensure_ascii=False,

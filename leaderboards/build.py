@@ -26,7 +26,8 @@ class Outcome:
     removed: list[Path] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # --check: what differs, one line each
     diff: str = ""
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # results files that could not be read
+    kept: bool = False  # nothing written: an unreadable input would have dropped its rows
 
 
 def render(results: Path, out: Path) -> tuple[list[Document], list[str]]:
@@ -67,9 +68,19 @@ def generated_files(out: Path) -> list[Path]:
     return found
 
 
-def write(results: Path, out: Path, figures: bool = True) -> Outcome:
+def write(results: Path, out: Path, figures: bool = True,
+          skip_unreadable: bool = False) -> Outcome:
+    """Write the documents the results produce and remove those no longer produced.
+
+    When a results file cannot be read, nothing in ``out`` is written or removed (the
+    last good tables stay) unless ``skip_unreadable``: then the tables are written
+    without it and overview.md names it.
+    """
     docs, problems = render(results, out)
     outcome = Outcome(problems=problems)
+    if problems and not skip_unreadable:
+        outcome.kept = True
+        return outcome
     out.mkdir(parents=True, exist_ok=True)
     names = {d.name for d in docs}
     for old in generated_files(out):

@@ -39,6 +39,7 @@ from harness.leaderboards.trace import (
 TEXT_KINDS = ("vqa", "caption")
 CLASSIFICATION_KINDS = ("probe", "zeroshot")
 MODALITY_ORDER = ("pathology", "clinical", "dermoscopy")  # Table 3's order
+UNKNOWN_MODALITY = "unknown"  # the group of samples without a modality (tasks/vqa.py strata)
 DATASET_ORDER = ("patch16", "pad-ufes-20", "isic2019", "hiba", "ham10000", "fitzpatrick17k",
                  "dermnet", "ddi")  # Table 4's order (Table 5's is a subsequence)
 TEXT_METRICS = {"bleu4": "Bleu-4", "meteor": "Meteor", "rougeL": "Rouge-l",
@@ -207,24 +208,31 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
     lines += ["### All samples", "", table.render(), ""]
 
     figures: dict[str, Figure] = {}
-    if modalities:
+    series = {
+        run.model: {m: float(v) for m in modalities
+                    if (v := (run.scores.groups.get("modality") or {}).get(
+                        m, {}).get(PRIMARY[kind])) is not None}
+        for run in runs
+    }
+    # Only modalities some run has a value for: the paper's three columns are in the table
+    # even without per-modality scores, but a figure of them would be an empty axis.
+    plotted = [m for m in modalities if any(m in values for values in series.values())]
+    if plotted and set(plotted) != {UNKNOWN_MODALITY}:
         name = f"figures/{slug(task)}-modality.png"
-        series = {
-            run.model: {m: float(v) for m in modalities
-                        if (v := (run.scores.groups.get("modality") or {}).get(
-                            m, {}).get(PRIMARY[kind])) is not None}
-            for run in runs
-        }
         title = f"{task}: {TEXT_METRICS.get(PRIMARY[kind], PRIMARY[kind])} per modality"
 
         def draw(path: Path, series: dict[str, dict[str, float]] = series,
-                 title: str = title) -> None:
+                 title: str = title, plotted: list[str] = plotted) -> None:
             from harness.leaderboards.plots import modality_bars
 
-            modality_bars(series, modalities, title, path)
+            modality_bars(series, plotted, title, path)
 
         figures[name] = draw
         lines += [f"![{title}]({name})", ""]
+    elif modalities:
+        lines += ["No per-modality figure: no run has scores per imaging modality (its "
+                  "samples carry none; for MM-Skin give `MM-Skin/modality.csv`, see "
+                  "docs/datasets.md).", ""]
     return lines, figures
 
 

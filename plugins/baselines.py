@@ -3,7 +3,9 @@
 None of them sees a test answer. The retrieval and frequency baselines look
 only at a *training* split (``-M vqa_index=...``, ``-M label_index=...``), the
 way a nearest-neighbour captioning baseline does; chance draws from the
-candidates it is offered.
+candidates it is offered. Without those options the index is the demo's, and a
+request the demo cannot answer (another dataset's labels or questions) fails with
+a sentence naming the option, rather than being answered from the demo.
 """
 
 from __future__ import annotations
@@ -24,15 +26,24 @@ from harness.types import Request, Sample
 
 DEFAULT_VQA_INDEX = "demo-vqa"
 DEFAULT_LABEL_INDEX = "demo"
+INDEX_EXAMPLES = {"vqa_index": "mm-skin", "label_index": "ham10000"}
 
 
 class TrainingIndex:
-    """The training split of a registered dataset, loaded on first use."""
+    """The training split of a registered dataset, loaded on first use.
 
-    def __init__(self, dataset: str, root: str | None, split: str = "train") -> None:
+    ``given`` is False for the default (the demo's): that index answers only requests it
+    knows (the demo's questions and labels); anything else is a sentence saying which
+    ``-M`` option names the task's own training split, never an answer drawn from the demo.
+    """
+
+    def __init__(self, dataset: str, root: str | None, split: str = "train",
+                 option: str = "label_index", given: bool = True) -> None:
         self.dataset, self.root, self.split = dataset, root, split
+        self.option, self.given = option, given
         self._samples: list[Sample] | None = None
         self._features: np.ndarray | None = None
+        self._known: set[str | None] | None = None  # its labels and questions
 
     @property
     def samples(self) -> list[Sample]:
@@ -49,6 +60,29 @@ class TrainingIndex:
             if not self._samples:
                 raise UsageError(f"dataset '{self.dataset}' has no '{self.split}' samples")
         return self._samples
+
+    def unfit(self, model: str, request: Request) -> UsageError | None:
+        """Why the default index cannot answer ``request`` (None when it can, or was given)."""
+        if self.given:
+            return None
+        if self._known is None:
+            self._known = {s.label for s in self.samples} | {s.question for s in self.samples}
+        if request.choices:
+            missing = sorted(set(request.choices) - self._known)
+            if not missing:
+                return None
+            lacks = f"no training image labelled {', '.join(missing[:3])}" + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        elif request.prompt in self._known:
+            return None
+        else:
+            lacks = "no answer to this task's questions"
+        return UsageError(
+            f"model '{model}' answers from a training split and none was given for this task "
+            f"(the default, the demo's '{self.dataset}', has {lacks}): pass "
+            f"-M {self.option}=DATASET -M index_root=DIR, e.g. -M {self.option}="
+            f"{INDEX_EXAMPLES[self.option]}"
+        )
 
     @property
     def features(self) -> np.ndarray:
@@ -89,47 +123,54 @@ class ColourLBPEncoder(Model):
 
 
 
-class RetrievalBaseline(ColourLBPEncoder):
+class RetrievalBaseline(Model):
     """Answers with the answer of the most similar training image (cosine over colour+LBP).
 
     VQA: among training pairs with the same question, else among all pairs.
     Classification (a request with ``choices``): the label of the nearest
     training image whose label is one of the choices.
+
+    It does not offer ``encode_images``: its features are colour-lbp's, and a probe of
+    them is colour-lbp's row (the demo once showed the same probe row twice).
     """
 
     name = "knn-retrieval"
-    capabilities = frozenset({"generate", "encode_images"})
+    capabilities = frozenset({"generate"})
 
-    def __init__(self, vqa_index: str, label_index: str, index_root: str | None) -> None:
-        self.vqa = TrainingIndex(vqa_index, index_root)
-        self.labels = TrainingIndex(label_index, index_root)
+    def __init__(self, vqa: TrainingIndex, labels: TrainingIndex) -> None:
+        self.vqa, self.labels = vqa, labels
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "name": self.name, "vqa_index": self.vqa.dataset,
-                "label_index": self.labels.dataset}
+        return {**ColourLBPEncoder().identity(), "name": self.name,
+                "vqa_index": self.vqa.dataset, "label_index": self.labels.dataset}
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
         from harness.image_features import features_for_files
 
-        query = features_for_files([r.images[0] for r in requests])
-        query /= np.linalg.norm(query, axis=1, keepdims=True)
-        answers: list[str | Exception] = []
-        for q, req in zip(query, requests, strict=True):
-            index = self.labels if req.choices else self.vqa
-            sims = index.features @ q
-            if req.choices:
-                allowed = np.array([s.label in req.choices for s in index.samples])
-            else:
-                allowed = np.array([s.question == req.prompt for s in index.samples])
-                if not allowed.any():
-                    allowed[:] = True
+        # Requests the index cannot answer are told so before any image is opened.
+        answers: list[str | Exception | None] = [
+            (self.labels if r.choices else self.vqa).unfit(self.name, r) for r in requests]
+        todo = [i for i, a in enumerate(answers) if a is None]
+        if todo:
+            query = features_for_files([requests[i].images[0] for i in todo])
+            query /= np.linalg.norm(query, axis=1, keepdims=True)
+            for i, q in zip(todo, query, strict=True):
+                answers[i] = self._nearest(requests[i], q)
+        return [a for a in answers if a is not None]
+
+    def _nearest(self, req: Request, q: np.ndarray) -> str | Exception:
+        index = self.labels if req.choices else self.vqa
+        sims = index.features @ q
+        if req.choices:
+            allowed = np.array([s.label in req.choices for s in index.samples])
+        else:
+            allowed = np.array([s.question == req.prompt for s in index.samples])
             if not allowed.any():
-                answers.append(UsageError("no training image carries any of the offered labels"))
-                continue
-            best = int(np.argmax(np.where(allowed, sims, -np.inf)))
-            hit = index.samples[best]
-            answers.append(str(hit.label if req.choices else hit.answer))
-        return answers
+                allowed[:] = True
+        if not allowed.any():
+            return UsageError("no training image carries any of the offered labels")
+        hit = index.samples[int(np.argmax(np.where(allowed, sims, -np.inf)))]
+        return str(hit.label if req.choices else hit.answer)
 
 
 class FrequencyBaseline(Model):
@@ -137,12 +178,10 @@ class FrequencyBaseline(Model):
 
     capabilities = frozenset({"generate"})
 
-    def __init__(self, name: str, vqa_index: str, label_index: str, index_root: str | None,
-                 seed: int) -> None:
+    def __init__(self, name: str, vqa: TrainingIndex, labels: TrainingIndex, seed: int) -> None:
         self.name = name
         self.seed = seed
-        self.vqa = TrainingIndex(vqa_index, index_root)
-        self.labels = TrainingIndex(label_index, index_root)
+        self.vqa, self.labels = vqa, labels
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "vqa_index": self.vqa.dataset,
@@ -155,11 +194,15 @@ class FrequencyBaseline(Model):
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
         out: list[str | Exception] = []
         for req in requests:
+            if req.choices and self.name == "chance":  # the offered choices are its only input
+                out.append(str(req.choices[self._rng(req).integers(len(req.choices))]))
+                continue
+            unfit = (self.labels if req.choices else self.vqa).unfit(self.name, req)
+            if unfit is not None:
+                out.append(unfit)
+                continue
             if req.choices:
                 pool = [s.label for s in self.labels.samples if s.label in req.choices]
-                if self.name == "chance":
-                    out.append(str(req.choices[self._rng(req).integers(len(req.choices))]))
-                    continue
             else:
                 pool = [s.answer for s in self.vqa.samples if s.question == req.prompt]
                 pool = pool or [s.answer for s in self.vqa.samples]
@@ -172,12 +215,14 @@ class FrequencyBaseline(Model):
         return out
 
 
-def _index_opts(name: str, kw: dict[str, Any]) -> dict[str, Any]:
+def _index_opts(name: str, kw: dict[str, Any]) -> dict[str, TrainingIndex]:
     opts = _options(name, kw, {"vqa_index", "label_index", "index_root"})
+    root = opts.get("index_root")
     return {
-        "vqa_index": opts.get("vqa_index", DEFAULT_VQA_INDEX),
-        "label_index": opts.get("label_index", DEFAULT_LABEL_INDEX),
-        "index_root": opts.get("index_root"),
+        "vqa": TrainingIndex(opts.get("vqa_index", DEFAULT_VQA_INDEX), root,
+                             option="vqa_index", given="vqa_index" in opts),
+        "labels": TrainingIndex(opts.get("label_index", DEFAULT_LABEL_INDEX), root,
+                                option="label_index", given="label_index" in opts),
     }
 
 
@@ -216,7 +261,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     ))
     register(ModelSpec(
         name="knn-retrieval", factory=make_retrieval, family="baseline",
-        capabilities=frozenset({"generate", "encode_images"}),
+        capabilities=frozenset({"generate"}),
         description="answer of the most similar training image (colour + LBP)",
     ))
     register(ModelSpec(

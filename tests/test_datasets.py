@@ -7,12 +7,13 @@ import csv
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from datasets_helpers import REPO, linked_root, shared_or_skip, write_image
 
-from harness.datasets import adapter, adapters
+from harness.datasets import adapter, adapters, splitfiles
 from harness.datasets.common import Skips, seeded_split
 from harness.errors import DataError
 
@@ -189,6 +190,15 @@ def _split_root(tmp: Path, body: str, header: str = "image,atributes,categories"
     return tmp
 
 
+@pytest.fixture
+def modified_splits_allowed() -> Iterator[None]:
+    """The hand-written split files below are not the paper's: read them as --allow-modified-splits
+    would (the refusal itself is tested in tests/reliability/test_split_pins.py)."""
+    with splitfiles.allowing_modified():
+        yield
+
+
+@pytest.mark.usefixtures("modified_splits_allowed")
 def test_bad_rows_are_skipped_with_file_and_row(tmp_path: Path) -> None:
     root = _split_root(tmp_path, (
         "DDI/000001.png,[],['Malignant']\n"
@@ -206,6 +216,7 @@ def test_bad_rows_are_skipped_with_file_and_row(tmp_path: Path) -> None:
         assert any(f"DDI_2class_test.csv, row {row}:" in m and words in m for m in msgs), row
 
 
+@pytest.mark.usefixtures("modified_splits_allowed")
 def test_missing_column_and_missing_file_are_one_sentence(tmp_path: Path) -> None:
     root = _split_root(tmp_path, "DDI/000001.png,[]\n", header="image,atributes")
     with pytest.raises(DataError, match=r"DDI_2class_test.csv, row 1: missing column\(s\) "

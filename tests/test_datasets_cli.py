@@ -57,7 +57,29 @@ def test_check_reports_exactly_the_missing_and_broken_files(tmp_path: Path) -> N
                        "not loaded; 3 image(s) missing; 1 image(s) unreadable)"]
 
 
-def test_check_ok_and_class_count_mismatch(tmp_path: Path) -> None:
+def test_check_ok_with_the_papers_split_file(tmp_path: Path) -> None:
+    """OK needs the paper's own split file (linked, pinned SHA-256) and every image."""
+    import csv
+
+    shared = shared_or_skip()
+    root = tmp_path / "root"
+    (root / "mmskin-splits/classification").mkdir(parents=True)
+    (root / "DDI").mkdir()
+    split = root / "mmskin-splits/classification/DDI_2class_test.csv"
+    split.symlink_to(shared / "mmskin-splits/classification/DDI_2class_test.csv")
+    (root / "DDI/ddi_metadata.csv").symlink_to(shared / "metadata/ddi/ddi_metadata.csv")
+    with open(root / "DDI/ddi_metadata.csv", newline="") as meta, open(split, newline="") as f:
+        names = {r["DDI_file"] for r in csv.DictReader(meta)}
+        names |= {r["image"].rsplit("/", 1)[-1] for r in csv.DictReader(f)}
+    for k, name in enumerate(sorted(names)):
+        _tiny_jpeg(root / "DDI" / name, k)
+    out = run_harness("data", "check", "--data-root", str(root), "ddi", cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ddi: OK (653 samples, all images present and readable)" in out.stdout
+    assert "MODIFIED" not in out.stdout
+
+
+def test_check_names_a_modified_split_file_and_class_count_mismatch(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "mmskin-splits/classification").mkdir(parents=True)
     (root / "DDI").mkdir()
@@ -65,16 +87,18 @@ def test_check_ok_and_class_count_mismatch(tmp_path: Path) -> None:
         ",DDI_ID,DDI_file,skin_tone,malignant,disease\n0,1,000001.png,12,TRUE,melanoma\n"
         "1,2,000002.png,34,FALSE,nevus\n2,3,000003.png,56,FALSE,nevus\n"
         "3,4,000004.png,56,FALSE,nevus\n")
-    (root / "mmskin-splits/classification/DDI_2class_test.csv").write_text(
-        "image,atributes,categories\nDDI/000001.png,[],['Malignant']\n")
+    split = root / "mmskin-splits/classification/DDI_2class_test.csv"
+    split.write_text("image,atributes,categories\nDDI/000001.png,[],['Malignant']\n")
     for k in range(1, 5):
         _tiny_jpeg(root / f"DDI/{k:06d}.png", k)
     out = run_harness("data", "check", "--data-root", str(root), "ddi", cwd=REPO)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "ddi: OK (4 samples, all images present and readable)" in out.stdout
-    (root / "mmskin-splits/classification/DDI_2class_test.csv").write_text(
-        "image,atributes,categories\nDDI/000001.png,[],['Malignant']\n"
-        "DDI/000002.png,[],['Cancer']\n")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert (f"MODIFIED split file {split} differs from the paper's "
+            "classification/DDI_2class_test.csv pinned at ZwQ803/MM-Skin@31d105c") in out.stdout
+    assert ("ddi: INCOMPLETE (4 samples; 1 split file(s) differ from the paper's)"
+            in out.stdout)
+    split.write_text("image,atributes,categories\nDDI/000001.png,[],['Malignant']\n"
+                     "DDI/000002.png,[],['Cancer']\n")
     out = run_harness("data", "check", "--data-root", str(root), "ddi", "--no-images", cwd=REPO)
     assert out.returncode == 1
     assert "skipped: " in out.stdout and "row 3: label 'Cancer'" in out.stdout

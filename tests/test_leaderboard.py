@@ -262,17 +262,24 @@ def test_output_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "boards/figures/vqa-mm-skin-modality.png").read_bytes() == png
 
 
-def test_unreadable_results_are_reported_not_fatal(tmp_path: Path) -> None:
-    probe_runs(tmp_path / "results")
-    bad = tmp_path / "results/probe/demo/broken"
+def test_unreadable_results_keep_the_last_good_tables(tmp_path: Path) -> None:
+    """An unreadable input leaves every table as it was (exit 1, the file named), unless
+    --skip-unreadable asks for tables without it (then overview.md names it)."""
+    results, out = tmp_path / "results", tmp_path / "boards"
+    probe_runs(results)
+    before = generate(tmp_path)
+    bad = results / "probe/demo/broken"
     bad.mkdir()
     (bad / "metrics.json").write_text("{not json")
-    outcome = build.write(tmp_path / "results", tmp_path / "boards")
+    outcome = build.write(results, out)
+    assert outcome.kept and outcome.written == [] and outcome.removed == []
     assert outcome.problems == [
         "probe/demo/broken/metrics.json is not valid JSON; delete it and run `harness score` "
         "to write it again"]
-    assert "probe/demo/broken/metrics.json is not valid JSON" in (
-        tmp_path / "boards/overview.md").read_text()
+    assert {p.name: p.read_text() for p in out.glob("*.md")} == before
+    outcome = build.write(results, out, skip_unreadable=True)
+    assert not outcome.kept
+    assert "probe/demo/broken/metrics.json is not valid JSON" in (out / "overview.md").read_text()
 
 
 def test_majority_baseline_on_the_papers_ham10000_test_split() -> None:

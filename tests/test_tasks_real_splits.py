@@ -74,9 +74,12 @@ def test_vqa_on_the_mm_skin_test_file(tmp_path: Path) -> None:
     rows = split_rows(root, "vqa/MM-Skin_test.csv")[:40]
     for i, row in enumerate(rows):
         stand_in(root, f"MM-Skin/{row['image']}", i)
+    # chance answers from a training split's answers; MM-Skin's is not here, so the demo's
+    # is named on purpose (without -M vqa_index it would refuse: not this task's questions)
     out = run_harness("run", "--model", "chance", "--task", "vqa/mm-skin", "--data-root",
                       str(root), "--limit", "40", "-T", "bootstrap=0", "-T",
-                      "metrics=bleu4,rougeL,recall", cwd=tmp_path, timeout=600)
+                      "metrics=bleu4,rougeL,recall", "-M", "vqa_index=demo-vqa",
+                      cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     m = json.loads((tmp_path / "results/vqa/mm-skin/chance/metrics.json").read_text())
     assert m["answered"] == 40

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: the demo data's answers are worded per modality (demo/data.py)
 SEED = 0
 RECIPE = "skinvl-demo"
 

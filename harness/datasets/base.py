@@ -83,9 +83,11 @@ class Adapter:
 
     # ---- the paper's test split ---------------------------------------------------------------
 
-    def split_path(self, root: Path | None, rel: str | None = None) -> Path:
+    def split_path(self, root: Path | None, rel: str | None = None,
+                   notes: list[str] | None = None) -> Path:
         rel = rel or f"classification/{self.split_file}"
-        return splitfiles.require(splitfiles.splits_dir(root, self.splits_dir), rel, self.name)
+        return splitfiles.require(splitfiles.splits_dir(root, self.splits_dir), rel, self.name,
+                                  notes)
 
     def id_of(self, rel_image: str) -> str:
         """A sample id from an image path; the same rule for split-file rows and pool rows."""
@@ -95,7 +97,7 @@ class Adapter:
         self, root: Path, rel: str | None, split: str, skips: Skips
     ) -> list[Sample]:
         """Rows of a paper split file (``image``, ``categories``) as Samples, bad rows skipped."""
-        path = self.split_path(root, rel)
+        path = self.split_path(root, rel, skips.notes)
         df = read_csv(path, ("image", "categories"), "split file")
         out: list[Sample] = []
         seen = FirstRows()

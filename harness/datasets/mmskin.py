@@ -41,6 +41,7 @@ from harness.errors import DataError
 from harness.types import Sample
 
 FOLDER = "MM-Skin"
+PINNED_TEST = "vqa/MM-Skin_test.csv"  # under mmskin-splits/, as splitfiles.FILES names it
 MODALITIES = ("clinical", "dermoscopy", "pathology")
 # Spellings met in modality columns -> the harness's three names.
 MODALITY_SPELLINGS = {
@@ -72,9 +73,13 @@ class MmSkin:
         ours = root / FOLDER / "Dataframe" / split / self.kind / f"MM-Skin_{split}.csv"
         if ours.is_file() or self.caption or split != "test":
             return ours
-        folder = splitfiles.splits_dir(root, self.splits_dir)
-        fetched = folder / "vqa" / "MM-Skin_test.csv" if folder else None
+        fetched = self.fetched_path(root)
         return fetched if fetched is not None and fetched.is_file() else ours
+
+    def fetched_path(self, root: Path) -> Path | None:
+        """The paper's test file as `harness data fetch-splits` placed it (pinned)."""
+        folder = splitfiles.splits_dir(root, self.splits_dir)
+        return folder / PINNED_TEST if folder else None
 
     def required_files(self, root: Path) -> list[tuple[Path, str]]:
         return [(self.csv_path(root, s), f"MM-Skin {self.kind} {s} split")
@@ -112,11 +117,15 @@ class MmSkin:
             raise DataError(f"dataset '{self.name}' has no '{split}' split (it has train, test)")
         root = Path(data_root)
         path = self.csv_path(root, split)
+        skips = Skips()
+        if path == self.fetched_path(root):  # the paper's file: it must be the pinned one
+            note = splitfiles.check_pinned(path, PINNED_TEST)
+            if note is not None:
+                skips.note(note)
         text_cols = ("caption",) if self.caption else ("question", "answer")
         df = read_csv(path, ("image", *text_cols), f"MM-Skin {self.kind} {split} file")
         has_modality = "modality" in df.columns
         info, info_source = self.image_info(root)
-        skips = Skips()
         out: list[Sample] = []
         per_image: Counter[str] = Counter()
         seen_rows: dict[tuple, int] = {}

