@@ -43,13 +43,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.argument("what", type=click.Choice(["models", "tasks", "metrics", "datasets"]))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="json: one object per item, every field, for scripts.")
-def list_cmd(what: str, fmt: str) -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="models and tasks: each one's options (-M / -T), types, defaults and help.")
+def list_cmd(what: str, fmt: str, verbose: bool) -> None:
     """List what the installed plugins registered, and by whom (names never cut)."""
-    import sys
-
     from harness.listing import show
 
-    show(registries(), what, fmt, terminal=sys.stdout.isatty())
+    show(registries(), what, fmt, terminal=sys.stdout.isatty(), verbose=verbose)
 
 
 def run_options(f: Any) -> Any:
@@ -82,23 +82,14 @@ def _help_model(ctx: click.Context, param: click.Parameter, value: str | None) -
     """--help-model NAME: the model's -M options (types, defaults, help), then exit."""
     if value is None or ctx.resilient_parsing:
         return
-    from harness.options import describe
+    from harness.listing import option_lines, option_records
 
     spec = registries().models.get(value)
     click.echo(f"{spec.name} ({spec.family or 'no family'}, plugin {spec.plugin}): "
                f"{spec.description}")
     click.echo(f"capabilities: {', '.join(sorted(spec.capabilities))}; "
                f"default checkpoint: {spec.checkpoint or '-'}")
-    if spec.options is None:
-        click.echo("options: not declared by this plugin (it checks -M options itself)")
-    else:
-        click.echo("options (-M KEY=VALUE):" if spec.options.model_fields else "options: none")
-        for info in describe(spec.options):
-            runtime = " [runtime: never changes an answer]" \
-                if info.name in spec.options.runtime else ""
-            click.echo(f"  {info.name} ({info.type}, default {info.default!r}){runtime}")
-            if info.help:
-                click.echo(f"      {info.help}")
+    click.echo("\n".join(option_lines(option_records(spec.options), "-M", indent="")))
     ctx.exit(0)
 
 

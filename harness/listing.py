@@ -25,11 +25,12 @@ def records(regs: Registries, what: str) -> list[dict[str, Any]]:
     if what == "models":
         return [{"name": m.name, "family": m.family, "capabilities": sorted(m.capabilities),
                  "checkpoint": m.checkpoint, "aliases": list(m.aliases),
-                 "description": m.description, "plugin": m.plugin} for m in regs.models]
+                 "description": m.description, "plugin": m.plugin,
+                 "options": option_records(m.options)} for m in regs.models]
     if what == "tasks":
         return [{"name": t.name, "kind": t.kind, "dataset": t.dataset, "needs": t.capability,
                  "aliases": list(t.aliases), "description": t.description,
-                 "plugin": t.plugin} for t in regs.tasks]
+                 "plugin": t.plugin, "options": option_records(t.options)} for t in regs.tasks]
     if what == "metrics":
         return [{"name": m.name, "kind": m.kind, "version": m.version,
                  "higher_is_better": m.higher_is_better, "description": m.description,
@@ -37,6 +38,32 @@ def records(regs: Registries, what: str) -> list[dict[str, Any]]:
     return [{"name": d.name, "modality": d.modality, "classes": list(d.classes),
              "splits": list(d.splits), "description": d.description, "plugin": d.plugin}
             for d in regs.datasets]
+
+
+def option_records(cls: Any) -> list[dict[str, Any]] | None:
+    """A plugin's declared options (None: a plugin of the older form declares none)."""
+    if cls is None:
+        return None
+    from harness.options import describe
+
+    return [{"name": i.name, "type": i.type, "default": i.default, "help": i.help,
+             "runtime": i.name in cls.runtime} for i in describe(cls)]
+
+
+def option_lines(records: list[dict[str, Any]] | None, flag: str, indent: str = "  "
+                 ) -> list[str]:
+    """The options as text: one line per option, its help below it."""
+    if records is None:
+        return [f"{indent}options: not declared (the plugin checks {flag} options itself)"]
+    if not records:
+        return [f"{indent}options: none"]
+    out = []
+    for r in records:
+        runtime = " [runtime: never changes an answer]" if r["runtime"] else ""
+        out.append(f"{indent}{flag} {r['name']} ({r['type']}, default {r['default']!r}){runtime}")
+        if r["help"]:
+            out.append(f"{indent}    {r['help']}")
+    return out
 
 
 def cells(what: str, record: dict[str, Any]) -> list[str]:
@@ -61,10 +88,17 @@ def plain_lines(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
             for row in (list(header), *rows)]
 
 
-def show(regs: Registries, what: str, fmt: str, terminal: bool) -> None:
+def show(regs: Registries, what: str, fmt: str, terminal: bool, verbose: bool = False
+         ) -> None:
     recs = records(regs, what)
     if fmt == "json":
-        print(json.dumps(recs, indent=1))
+        print(json.dumps(recs, indent=1, default=str))
+        return
+    if verbose and what in ("models", "tasks"):
+        flag = "-M" if what == "models" else "-T"
+        for r in recs:
+            print(f"{r['name']}  ({r['plugin']}): {r['description']}")
+            print("\n".join(option_lines(r["options"], flag)))
         return
     header, rows = COLUMNS[what], [cells(what, r) for r in recs]
     if not terminal:

@@ -184,7 +184,7 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                 dist.barrier()  # every rank has read the same missing set before anyone writes
             record_image_problems(tr, console)
             if tr.pending and model is None:
-                model = _build_model(spec, opts, options)
+                model = _build_model(spec, opts, options, registries)
             asked = tr.asked = _ask(model, tr, opts, console) if tr.pending else 0
             tr.store.close()
             if dist is not None:
@@ -240,13 +240,14 @@ def load_model(registries: Registries, name: str, options: dict[str, Any] | None
     ``settings`` are ``RunOptions`` fields (model_path, device, seed, protocol, ...)."""
     opts = RunOptions(model=name, tasks=[], model_options=dict(options or {}), **settings)
     spec = registries.models.get(name)
-    return _build_model(spec, opts, model_options(spec, opts))
+    return _build_model(spec, opts, model_options(spec, opts), registries)
 
 
-def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None) -> Any:
+def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None,
+                 registries: Registries) -> Any:
     try:
         if options is not None:
-            return spec.factory(spec, load_context(opts), options)
+            return spec.factory(spec, load_context(opts, registries.datasets), options)
         try:  # a factory of the older form
             standard = {"model_path": opts.model_path, "device": opts.device, "seed": opts.seed}
             return spec.factory(**with_protocol(spec.factory, opts.protocol, standard),

@@ -109,9 +109,10 @@ def model_key(spec: ModelSpec, opts: RunOptions, options: Options | None = None
     return key
 
 
-def load_context(opts: RunOptions) -> LoadContext:
+def load_context(opts: RunOptions, datasets: Any = None) -> LoadContext:
     """What the harness hands a model factory beside the user's options."""
     return LoadContext(model_path=opts.model_path, device=opts.device, seed=opts.seed,
-                       protocol=opts.protocol, allow_download=opts.allow_download)
+                       protocol=opts.protocol, allow_download=opts.allow_download,
+                       datasets=datasets)
 
 

@@ -48,6 +48,8 @@ class LoadContext:
     seed: int = 0
     protocol: str = "paper"
     allow_download: bool = False  # --allow-download: may the factory fetch from a hub?
+    # The dataset registry, for models that learn from a training split (the CPU baselines).
+    datasets: Any = None
 
 
 @dataclass

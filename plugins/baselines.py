@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from harness import hookimpl
 from harness.errors import UsageError
 from harness.model import Model
-from harness.specs import ModelSpec
+from harness.options import Options
+from harness.specs import LoadContext, ModelSpec
 from harness.types import Request, Sample
 
 DEFAULT_VQA_INDEX = "demo-vqa"
@@ -37,8 +39,9 @@ class TrainingIndex:
     ``-M`` option names the task's own training split, never an answer drawn from the demo.
     """
 
-    def __init__(self, dataset: str, root: str | None, split: str = "train",
+    def __init__(self, datasets: Any, dataset: str, root: str | None, split: str = "train",
                  option: str = "label_index", given: bool = True) -> None:
+        self.datasets = datasets  # the registry the harness handed the factory
         self.dataset, self.root, self.split = dataset, root, split
         self.option, self.given = option, given
         self._samples: list[Sample] | None = None
@@ -48,9 +51,7 @@ class TrainingIndex:
     @property
     def samples(self) -> list[Sample]:
         if self._samples is None:
-            from harness.plugin_manager import get_registries
-
-            spec = get_registries().datasets.get(self.dataset)
+            spec = self.datasets.get(self.dataset)
             root = Path(self.root) if self.root else None
             if spec.needs_data_root and root is None:
                 raise UsageError(
@@ -94,14 +95,15 @@ class TrainingIndex:
         return self._features
 
 
-def _options(name: str, given: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
-    unknown = set(given) - allowed
-    if unknown:
-        raise UsageError(
-            f"model '{name}' has no option {', '.join(sorted(unknown))} "
-            f"(options: {', '.join(sorted(allowed)) or 'none'})"
-        )
-    return given
+class IndexOptions(Options):
+    """The ``-M`` options of the baselines that answer from a training split."""
+
+    vqa_index: str | None = Field(
+        None, description="dataset whose training split answers VQA (default: the demo's)")
+    label_index: str | None = Field(
+        None, description="dataset whose training labels answer classification (default: the "
+        "demo's)")
+    index_root: str | None = Field(None, description="data root of that dataset")
 
 
 class ColourLBPEncoder(Model):
@@ -215,62 +217,49 @@ class FrequencyBaseline(Model):
         return out
 
 
-def _index_opts(name: str, kw: dict[str, Any]) -> dict[str, TrainingIndex]:
-    opts = _options(name, kw, {"vqa_index", "label_index", "index_root"})
-    root = opts.get("index_root")
+def _indexes(context: LoadContext, opts: IndexOptions) -> dict[str, TrainingIndex]:
+    datasets, root = context.datasets, opts.index_root
     return {
-        "vqa": TrainingIndex(opts.get("vqa_index", DEFAULT_VQA_INDEX), root,
-                             option="vqa_index", given="vqa_index" in opts),
-        "labels": TrainingIndex(opts.get("label_index", DEFAULT_LABEL_INDEX), root,
-                                option="label_index", given="label_index" in opts),
+        "vqa": TrainingIndex(datasets, opts.vqa_index or DEFAULT_VQA_INDEX, root,
+                             option="vqa_index", given=opts.vqa_index is not None),
+        "labels": TrainingIndex(datasets, opts.label_index or DEFAULT_LABEL_INDEX, root,
+                                option="label_index", given=opts.label_index is not None),
     }
 
 
-def _common(kw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Drop the runner's standard keywords these CPU models do not use."""
-    kw.pop("model_path", None)
-    kw.pop("device", None)
-    return int(kw.pop("seed", 0)), kw
-
-
-def make_encoder(**kw: Any) -> ColourLBPEncoder:
-    _, rest = _common(kw)
-    _options("colour-lbp", rest, set())
+def make_encoder(spec: ModelSpec, context: LoadContext, opts: Options) -> ColourLBPEncoder:
     return ColourLBPEncoder()
 
 
-def make_retrieval(**kw: Any) -> RetrievalBaseline:
-    _, rest = _common(kw)
-    return RetrievalBaseline(**_index_opts("knn-retrieval", rest))
+def make_retrieval(spec: ModelSpec, context: LoadContext, opts: IndexOptions
+                   ) -> RetrievalBaseline:
+    return RetrievalBaseline(**_indexes(context, opts))
 
 
-def make_frequency(name: str) -> Callable[..., FrequencyBaseline]:
-    def factory(**kw: Any) -> FrequencyBaseline:
-        seed, rest = _common(kw)
-        return FrequencyBaseline(name, seed=seed, **_index_opts(name, rest))
-
-    return factory
+def make_frequency(spec: ModelSpec, context: LoadContext, opts: IndexOptions
+                   ) -> FrequencyBaseline:
+    return FrequencyBaseline(spec.name, seed=context.seed, **_indexes(context, opts))
 
 
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="colour-lbp", factory=make_encoder, family="baseline",
-        capabilities=frozenset({"encode_images"}),
+        capabilities=frozenset({"encode_images"}), options=Options,
         description="colour histogram + LBP features (probe baseline)",
     ))
     register(ModelSpec(
         name="knn-retrieval", factory=make_retrieval, family="baseline",
-        capabilities=frozenset({"generate"}),
+        capabilities=frozenset({"generate"}), options=IndexOptions,
         description="answer of the most similar training image (colour + LBP)",
     ))
     register(ModelSpec(
-        name="majority", factory=make_frequency("majority"), family="baseline",
-        capabilities=frozenset({"generate"}),
+        name="majority", factory=make_frequency, family="baseline",
+        capabilities=frozenset({"generate"}), options=IndexOptions,
         description="most frequent training answer / label",
     ))
     register(ModelSpec(
-        name="chance", factory=make_frequency("chance"), family="baseline",
-        capabilities=frozenset({"generate"}),
+        name="chance", factory=make_frequency, family="baseline",
+        capabilities=frozenset({"generate"}), options=IndexOptions,
         description="uniform draw among the candidates / training answers",
     ))

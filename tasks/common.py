@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.options import parse_bool
 from harness.protocol.settings import SOUND_DECODING
 from harness.specs import DatasetSpec
 from harness.types import DECODING_PRESETS, Decoding, Sample
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    from harness.plugin_manager import get_registries
-
-    return get_registries().datasets.get(name)
 
 
 class DataReport:
@@ -69,13 +62,6 @@ def as_int(task: str, key: str, value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise UsageError(f"task '{task}': option {key}={value!r} is not an integer") from None
-
-
-def as_bool(task: str, key: str, value: Any) -> bool:
-    try:
-        return parse_bool(value)
-    except ValueError:
-        raise UsageError(f"task '{task}': option {key}={value!r} is not true/false") from None
 
 
 def as_choice(task: str, key: str, value: Any, choices: tuple[str, ...]) -> str:

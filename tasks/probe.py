@@ -24,24 +24,23 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
-    as_choice,
-    as_int,
-    dataset_spec,
     group_fields,
     load_split,
     task_protocol,
 )
+from pydantic import Field, NonNegativeInt
 
 from harness import hookimpl
 from harness.errors import HarnessError
+from harness.options import Options
 from harness.protocol import DEFAULT_PROTOCOL, value
-from harness.specs import TaskSpec
+from harness.specs import TaskContext, TaskSpec
 from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
@@ -50,6 +49,26 @@ PARALLEL_FOLDS_FROM = 2000  # training samples
 
 VAL_FRACTION = 0.2  # the authors' random validation share (setting probe.val)
 PAPER_FILE = "paper-split-file"  # split_method prefix of samples read from the authors' files
+
+
+class ProbeOptions(Options):
+    """The ``-T`` options of the linear-probe tasks."""
+
+    seed: int = Field(0, description="seed of the random validation split and subsample")
+    folds: Literal["plain", "grouped"] | None = Field(
+        None, description="plain: unshuffled stratified folds (the authors'); grouped: folds "
+        "that keep each lesion or patient on one side; default: the protocol's")
+    n_folds: int = Field(5, ge=2, description="cross-validation folds of the C grid search")
+    grid: Literal["train+val", "train"] | None = Field(
+        None, description="the samples the grid search runs on; default: the protocol's")
+    val: Literal["random", "dataset"] | None = Field(
+        None, description="random: a seeded 20% of the training images (the authors'); "
+        "dataset: the dataset's own split; default: the protocol's")
+    subsample: float | None = Field(
+        None, gt=0, le=1, description="share of the train/val images kept (default: the "
+        "dataset's, e.g. 10% for Patch16 as in the paper)")
+    bootstrap: NonNegativeInt = Field(
+        1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
 
 
 class ProbeTask(Task):
@@ -61,34 +80,31 @@ class ProbeTask(Task):
         name: str,
         dataset: str,
         protocol: str = DEFAULT_PROTOCOL,
-        seed: Any = 0,
+        seed: int = 0,
         folds: str | None = None,
-        n_folds: Any = 5,
+        n_folds: int = 5,
         grid: str | None = None,
         val: str | None = None,
-        subsample: Any = None,
-        bootstrap: Any = 1000,
+        subsample: float | None = None,
+        bootstrap: int = 1000,
+        context: TaskContext | None = None,
     ) -> None:
         self.name, self.dataset = name, dataset
+        self.context = context
         self.protocol = task_protocol(name, protocol)
-        self.seed = as_int(name, "seed", seed)
+        self.seed = int(seed)
         self.defaults = {k: value(f"probe.{k}", self.protocol)
                          for k in ("folds", "grid_on", "val")}
-        self.folds = as_choice(name, "folds", folds or self.defaults["folds"],
-                               ("plain", "grouped"))
-        self.grid_on = as_choice(name, "grid", grid or self.defaults["grid_on"],
-                                 ("train+val", "train"))
-        self.val = as_choice(name, "val", val or self.defaults["val"], ("random", "dataset"))
-        self.n_folds = as_int(name, "n_folds", n_folds)
-        self.bootstrap = as_int(name, "bootstrap", bootstrap)
+        self.folds = folds or self.defaults["folds"]
+        self.grid_on = grid or self.defaults["grid_on"]
+        self.val = val or self.defaults["val"]
+        self.n_folds = int(n_folds)
+        self.bootstrap = int(bootstrap)
         self._subsample = subsample
-        self._spec = None
 
     @property
     def spec(self) -> Any:
-        if self._spec is None:
-            self._spec = dataset_spec(self.dataset)
-        return self._spec
+        return self.dataset_spec()
 
     @property
     def subsample(self) -> float | None:
@@ -243,6 +259,7 @@ class ProbeTask(Task):
                 scores=np.asarray(ev["proba"]),
                 groups=group_fields(part, GROUP_FIELDS) if split == "test" else None,
                 bootstrap=self.bootstrap if split == "test" else 0,
+                registry=self.metric_registry(),
             )
             out["splits"][split] = res
         out.update({k: v for k, v in out["splits"]["test"].items() if k != "groups"} | {
@@ -254,11 +271,9 @@ class ProbeTask(Task):
         return out
 
 
-def _factory(name: str, dataset: str) -> Callable[..., ProbeTask]:
-    def make(protocol: str = DEFAULT_PROTOCOL, **options: Any) -> ProbeTask:
-        return ProbeTask(name, dataset, protocol, **options)
-
-    return make
+def make(spec: TaskSpec, context: TaskContext, options: ProbeOptions) -> ProbeTask:
+    return ProbeTask(spec.name, spec.dataset, context.protocol, context=context,
+                     **options.model_dump())
 
 
 # The eight datasets of the paper's Table 4, plus the demo set.
@@ -270,6 +285,6 @@ DATASETS = ("demo", "patch16", "pad-ufes-20", "isic2019", "hiba", "ham10000",
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
     for dataset in DATASETS:
         name = f"probe/{dataset}"
-        register(TaskSpec(name=name, factory=_factory(name, dataset), kind="probe",
-                          dataset=dataset, capability="encode_images",
+        register(TaskSpec(name=name, factory=make, kind="probe", dataset=dataset,
+                          capability="encode_images", options=ProbeOptions,
                           description=f"logistic-regression probe of image features on {dataset}"))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness.tasks.probe import ProbeTask
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -19,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from harness.runner import RunOptions, run
 from harness.types import Prediction
+from tests.load import task as build
 
 
 def features(samples, labels) -> dict[str, Prediction]:  # noqa: ANN001
@@ -33,7 +33,7 @@ def features(samples, labels) -> dict[str, Prediction]:  # noqa: ANN001
 
 
 def test_paper_probe_is_the_authors_grid_search(tmp_path: Path) -> None:
-    task = ProbeTask("probe/demo", "demo", protocol="paper", bootstrap=0)
+    task = build("probe/demo", protocol="paper", bootstrap=0)
     samples = task.load_samples(None)
     by = {sp: [s for s in samples if s.split == sp] for sp in ("train", "val", "test")}
     pool = len(by["train"]) + len(by["val"])
@@ -63,7 +63,7 @@ def test_paper_probe_is_the_authors_grid_search(tmp_path: Path) -> None:
 
 
 def test_sound_probe_searches_the_training_split_only() -> None:
-    task = ProbeTask("probe/demo", "demo", protocol="sound", bootstrap=0)
+    task = build("probe/demo", protocol="sound", bootstrap=0)
     samples = task.load_samples(None)
     train = [s for s in samples if s.split == "train"]
     out = task.score(samples, features(samples, list(task.spec.classes)))

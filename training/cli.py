@@ -142,12 +142,12 @@ def mixture(recipe: str, data_root: Path | None) -> None:
     from harness.training import mixture_report
     from harness.training.recipes import get_recipe
 
-    from harness.plugin_manager import get_registries
+    from harness.commands import registries
 
     chosen = get_recipe(recipe)
     if data_root is not None and not data_root.is_dir():
         raise UsageError(f"--data-root {data_root} is not a folder")
-    entries = mixture_report.load_entries(get_registries(), chosen, data_root)
+    entries = mixture_report.load_entries(registries(), chosen, data_root)
     click.echo(mixture_report.render(chosen, mixture_report.rows(chosen, entries)))
 
 
