@@ -136,7 +136,8 @@ def test_a_data_root_without_images_says_so_before_loading_a_model(
     COUNTS["bad_inputs_tried"] += 2
     root = tmp_path / "root"
     write_split(root, [split_row(f"{IMAGES}/ISIC_{i}.jpg") for i in range(3)])
-    common = ("--model", "mean-colour", "--task", "zeroshot/ham10000", "--data-root", str(root))
+    common = ("--model", "mean-colour", "--task", "zeroshot/ham10000", "--data-root", str(root),
+              "--allow-modified-splits")  # a hand-written split file, not the pinned one
     dry = run_harness("run", *common, "--dry-run", cwd=tmp_path, env=env)
     assert dry.returncode == 0, dry.stderr
     assert "3 of 3 samples to ask have an image that is missing or unreadable" in " ".join(
@@ -161,7 +162,7 @@ def test_missing_and_unreadable_images_fail_with_their_reasons(env: dict[str, st
     write_split(root, rows)
     proc = run_harness("run", "--model", "mean-colour", "--task", "zeroshot/ham10000",
                        "--data-root", str(root), "-T", "bootstrap=0", "--batch-size", "2",
-                       cwd=tmp_path, env=env)
+                       "--allow-modified-splits", cwd=tmp_path, env=env)
     assert proc.returncode == 3, proc.stderr  # answered 3 of 6 < --min-coverage 100%
     assert "Traceback" not in proc.stderr
     out = " ".join(proc.stderr.split())
@@ -175,7 +176,7 @@ def test_missing_and_unreadable_images_fail_with_their_reasons(env: dict[str, st
     # A lower bar is the user's call: the same stored run then succeeds without asking again.
     ok = run_harness("run", "--model", "mean-colour", "--task", "zeroshot/ham10000",
                      "--data-root", str(root), "-T", "bootstrap=0", "--min-coverage", "0.5",
-                     cwd=tmp_path, env=env)
+                     "--allow-modified-splits", cwd=tmp_path, env=env)
     assert ok.returncode == 0, ok.stderr
 
 
