@@ -139,7 +139,7 @@ def test_capability_mismatch_fails_before_any_work(tmp_path: Path) -> None:
         (("run", "--model", "chance", "--task", "vqa/demo", "--batch-size", "0"), "--batch-size"),
         (("run", "--model", "colour-lbp", "--task", "vqa/demo"), "can only encode_images"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-M", "colour=red"),
-         "has no option colour"),
+         "has no option -M colour"),
         (("list", "things"), "Invalid value"),
         (("score", "--model", "chance", "--task", "vqa/demo"), "no stored run"),
     ],
