@@ -49,46 +49,38 @@ def pip_install_target(package: Path, target: Path) -> None:
     )
 
 
+def one_module_plugin(folder: Path, entry_point: str, source: str) -> Path:
+    """A plugin package of one module, ``harness_<entry_point>_plugin``, ready to install."""
+    module = f"harness_{entry_point}_plugin"
+    (folder / "pyproject.toml").write_text(textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "{module.replace('_', '-')}"
+        version = "0.0.1"
+        [project.entry-points.harness]
+        {entry_point} = "{module}"
+        [tool.setuptools]
+        py-modules = ["{module}"]
+    """))
+    (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     pip_install_target(EXAMPLE, site)
-    broken = tmp_path_factory.mktemp("broken-src")
-    (broken / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "harness-broken-plugin"
-        version = "0.0.1"
-        [project.entry-points.harness]
-        broken = "harness_broken_plugin"
-        [tool.setuptools]
-        py-modules = ["harness_broken_plugin"]
-    """))
-    (broken / "harness_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
-    pip_install_target(broken, site)
+    pip_install_target(one_module_plugin(tmp_path_factory.mktemp("broken-src"), "broken",
+                                         "import a_module_that_does_not_exist\n"), site)
     # A plugin that registers a name a built-in holds: it alone is left out.
-    clash = tmp_path_factory.mktemp("clash-src")
-    (clash / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "harness-clashing-plugin"
-        version = "0.0.1"
-        [project.entry-points.harness]
-        clashing = "harness_clashing_plugin"
-        [tool.setuptools]
-        py-modules = ["harness_clashing_plugin"]
-    """))
-    (clash / "harness_clashing_plugin.py").write_text(textwrap.dedent("""
+    pip_install_target(one_module_plugin(tmp_path_factory.mktemp("clash-src"), "clashing", """
         from harness import hookimpl
         from harness.specs import ModelSpec
 
         @hookimpl
         def register_models(register):
             register(ModelSpec(name="majority", factory=lambda **kw: None))
-    """))
-    pip_install_target(clash, site)
+    """), site)
     return site
