@@ -2,8 +2,8 @@
 a console (tests, libraries).
 
 A run redirected to a file (``harness run ... 2> run.log``, a batch job) writes a line at
-least every ``PLAIN_EVERY`` seconds and at each tenth of the work, so the log shows how far
-it got.
+least every ``PLAIN_EVERY`` seconds and at each tenth of the work (no closer than
+``PLAIN_MIN_GAP``), so the log shows how far it got.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 PLAIN_EVERY = 30.0  # seconds between plain progress lines at the most
+PLAIN_MIN_GAP = 5.0  # ... and at the least (a short task: its start and end lines only)
 
 
 class Progress:
@@ -65,7 +66,8 @@ class Progress:
         elif self._plain:
             now = time.monotonic()
             tenth = 10 * self.done // max(self.total, 1)
-            if now - self._last >= PLAIN_EVERY or tenth > self._last_tenth:
+            if now - self._last >= PLAIN_EVERY or (
+                    tenth > self._last_tenth and now - self._last >= PLAIN_MIN_GAP):
                 self._last, self._last_tenth = now, tenth
                 self._line("")
 

@@ -47,8 +47,8 @@ def print_summary(results: Path, console: Any, tasks: Sequence[str] | None = Non
 
     header, rows = summary_table(results, tasks)
     table = Table(title=f"Leaderboard ({results})")
-    for col in header:
-        table.add_column(col, justify="left" if col == "model" else "right")
+    for col in header:  # task names are folded onto two lines, never cut
+        table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     Console().print(table)
