@@ -46,6 +46,8 @@ from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
 PARALLEL_FOLDS_FROM = 2000  # training samples
+# probe_fit.SOLVERS, spelled out so that building the task does not import scikit-learn.
+SOLVERS = ("torch", "sklearn", "exact")
 
 
 VAL_FRACTION = 0.2  # the authors' random validation share (setting probe.val)
@@ -68,6 +70,8 @@ class ProbeTask(Task):
         val: str | None = None,
         subsample: Any = None,
         bootstrap: Any = 1000,
+        solver: Any = "torch",
+        solver_device: Any = "auto",
     ) -> None:
         self.name, self.dataset = name, dataset
         self.protocol = task_protocol(name, protocol)
@@ -81,6 +85,10 @@ class ProbeTask(Task):
         self.val = as_choice(name, "val", val or self.defaults["val"], ("random", "dataset"))
         self.n_folds = as_int(name, "n_folds", n_folds)
         self.bootstrap = as_int(name, "bootstrap", bootstrap)
+        # How the fits are computed, not what they are: scoring settings, outside config().
+        self.solver = as_choice(name, "solver", solver, SOLVERS)
+        self.solver_device = as_choice(name, "solver_device", solver_device,
+                                       ("auto", "cpu", "cuda"))
         self._subsample = subsample
         self._spec = None
 
@@ -112,7 +120,8 @@ class ProbeTask(Task):
 
     def scoring_config(self) -> dict[str, Any]:
         return {"folds": self.folds, "n_folds": self.n_folds, "grid_on": self.grid_on,
-                "refit_on": "train", "val": self.val, "bootstrap": self.bootstrap}
+                "refit_on": "train", "val": self.val, "bootstrap": self.bootstrap,
+                "solver": self.solver}
 
     def variant(self) -> str:
         chosen = {"folds": self.folds, "grid_on": self.grid_on, "val": self.val}
@@ -229,7 +238,8 @@ class ProbeTask(Task):
             groups = [str(s.meta.get(group_key, s.id)) for s in grid]
         fit = fit_probe(X_grid, [s.label for s in grid], groups=groups, n_folds=self.n_folds,
                         seed=self.seed, n_jobs=self.fold_jobs(len(grid)),
-                        refit_on=np.arange(len(grid)) < n_train)
+                        refit_on=np.arange(len(grid)) < n_train, solver=self.solver,
+                        device=self.solver_device)
         out: dict[str, Any] = {"probe": fit.to_dict(), "splits": {}}
         for split in ("test", "val"):
             if split not in by_split:
