@@ -31,6 +31,10 @@ from harness.errors import HarnessError
 
 RANK = 256  # leading eigen-directions of the feature covariance kept for the preconditioner
 OVERSAMPLE, POWER_ITERS = 16, 2
+# Added to every eigenvalue, in units of their mean (1 after standardisation): it caps how
+# much the preconditioner amplifies low-variance directions. At 17,700 x 4,096 it cut the
+# iterations by a quarter (0.3: -21%, 1: -27%; at 1,024 dims 0.3: -8%, 1: +8%).
+RIDGE = 0.5
 CPU_CHUNK = 512  # rows: a chunk (8 MB at 4,096 dims) stays in cache between the two products
 
 
@@ -115,6 +119,7 @@ class TorchProbe:
         ref = self.Xw[0, :d].double()  # a data row keeps the float64 sums well scaled
         s1 = torch.zeros((n_sets, d), dtype=torch.float64, device=self.device)
         s2 = torch.zeros_like(s1)
+        total = torch.zeros_like(ref)
         for a0, a1, contains in self.atoms:
             t1, t2 = torch.zeros_like(ref), torch.zeros_like(ref)
             for c in range(a0, a1, self.chunk):
@@ -123,6 +128,7 @@ class TorchProbe:
                 t2 += (xb * xb).sum(0)
             s1[contains] += t1
             s2[contains] += t2
+            total += t1
         n = self.n_rows[:, None]
         self.mean = ref + s1 / n  # (F, d)
         var = (s2 / n - (s1 / n) ** 2).clamp_min(0)
@@ -131,8 +137,7 @@ class TorchProbe:
         constant = var <= n * eps * var + (n * self.mean * eps) ** 2
         self.var = torch.where(constant, 0.0, var)
         self.scale = torch.where(constant, 1.0, var.sqrt())
-        total = self.Xw[:n_in_sets, :d].sum(0, dtype=torch.float64)
-        self.m0 = (total / n_in_sets).float()
+        self.m0 = (ref + total / n_in_sets).float()
         for c in range(0, self.n, self.chunk):
             self.Xw[c:c + self.chunk, :d] -= self.m0
         self.sig_t = self.scale.T.float().contiguous()  # (d, F)
@@ -164,11 +169,13 @@ class TorchProbe:
         B = (Q.T @ cov(Q)).double()
         s, V = torch.linalg.eigh((B + B.T) / 2)
         keep = min(RANK, r)
-        self.s_top = s[-keep:].clamp_min(0)
+        s_top = s[-keep:].clamp_min(0)
         self.U = (Q.double() @ V[:, -keep:]).float()  # (d, keep)
         rest = d - keep
         trace = float((var > 0).sum())
-        self.s_rest = max(trace - float(self.s_top.sum()), 0.0) / rest if rest else 0.0
+        s_rest = max(trace - float(s_top.sum()), 0.0) / rest if rest else 0.0
+        ridge = RIDGE * trace / d
+        self.s_top, self.s_rest = s_top + ridge, s_rest + ridge
         share = np.bincount(codes, minlength=self.K) / len(codes)
         self.rho = torch.from_numpy(np.maximum(share * (1 - share), 1.0 / n_u)).to(self.device)
 
