@@ -9,9 +9,10 @@ GridSearchCV ranks them.
 
 What differs is only how each fit is reached, by ``solver``:
 
-- ``"torch"`` (default): every fold and C value as one batched problem in PyTorch, on the GPU
-  when there is one (``harness.tasks.probe_grid``): float32, preconditioned L-BFGS, the
-  reference's stopping rule (largest gradient entry <= 1e-4, at most 1000 iterations).
+- ``"torch"`` (default): the folds as one batched problem in PyTorch, along the grid in
+  ascending C with warm starts, on the GPU when there is one (``harness.tasks.probe_grid``):
+  float32, preconditioned L-BFGS, the reference's stopping rule (largest gradient entry
+  <= 1e-4, at most 1000 iterations).
 - ``"sklearn"``: scikit-learn's lbfgs, one fold's fits along the grid in ascending C, each
   starting from the previous C's solution, on float32 features; folds can run in parallel.
 - ``"exact"`` (or ``exact=True``): the reference's computation fit for fit (cold start, input
@@ -229,7 +230,7 @@ def fit_probe(
         run = TorchGrid(X, labels, classes, splits, grid, _auc, refit_rows=np.flatnonzero(refit),
                         device=device, seed=seed, tol=TOL, max_iter=MAX_ITER)
         fold_scores, unconverged = run.fold_scores, run.unconverged
-        name = f"lbfgs (torch, all folds and C batched, float32, {run.device})"
+        name = f"lbfgs (torch, folds batched, warm-started along C, float32, {run.device})"
     else:
         paths = _sklearn_paths(X, labels, splits, grid, classes, solver == "exact", n_jobs)
         fold_scores = [[p[0][i] for p in paths] for i in range(len(grid))]

@@ -34,12 +34,35 @@ MAX_BACKTRACKS = 30
 
 
 @dataclass
+class Pairs:
+    """Every problem's curvature pairs, oldest first; rho = 0 marks an empty slot."""
+
+    S: Any  # (memory, P, ...)
+    Y: Any
+    rho: Any  # (memory, P) float64
+    gamma: Any  # (P,) float64, the scale of the initial inverse Hessian
+
+    def add_curvature(self, delta: Any, mask: Any) -> Pairs:
+        """The pairs for f + delta/2 ||mask * x||^2 (exact: y += delta * mask * s); pairs
+        that lose positive curvature are dropped. Carries an L-BFGS along a penalty path."""
+        import torch
+
+        Y = self.Y + _col(delta, self.Y[0])[None] * self.S * mask
+        flat = (self.S.shape[0], self.S.shape[1], -1)
+        sy = torch.linalg.vecdot(self.S.reshape(flat), Y.reshape(flat), dim=2).double()
+        yy = torch.linalg.vecdot(Y.reshape(flat), Y.reshape(flat), dim=2).double()
+        keep = (self.rho > 0) & (sy > 1e-10 * yy)
+        return Pairs(self.S, Y, torch.where(keep, 1.0 / sy.clamp_min(1e-300), 0.0), self.gamma)
+
+
+@dataclass
 class LbfgsResult:
     theta: Any  # (P, ...) the last accepted point of each problem
     f: Any  # (P,) float64 objective there
     gmax: Any  # (P,) largest gradient entry there
     n_iter: list[int]
     status: list[str]  # per problem: "converged", "max_iter" or "stalled"
+    pairs: Pairs  # each problem's pairs where it stopped, to continue from
 
 
 def _dot(a: Any, b: Any) -> Any:
@@ -55,7 +78,8 @@ def _col(v: Any, like: Any) -> Any:
 
 
 def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol: float,
-             max_iter: int, memory: int = MEMORY) -> LbfgsResult:
+             max_iter: int, pairs: Pairs | None = None, memory: int = MEMORY) -> LbfgsResult:
+    """Minimise every problem from theta0 (and ``pairs``, e.g. a previous result's)."""
     import torch
 
     n_prob, dev = theta0.shape[0], theta0.device
@@ -67,17 +91,23 @@ def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol
     ids = torch.arange(n_prob, device=dev)
     theta = theta0.clone()
     f, g, gmax = evaluate(theta, ids)
-    S = torch.zeros((memory, *theta.shape), dtype=theta.dtype, device=dev)
-    Y = torch.zeros_like(S)
-    rho = torch.zeros((memory, n_prob), dtype=torch.float64, device=dev)  # 0: empty slot
-    gamma = torch.ones(n_prob, dtype=torch.float64, device=dev)
-    slot = 0
+    if pairs is None:
+        S = torch.zeros((memory, *theta.shape), dtype=theta.dtype, device=dev)
+        pairs = Pairs(S, torch.zeros_like(S),
+                      torch.zeros((memory, n_prob), dtype=torch.float64, device=dev),
+                      torch.ones(n_prob, dtype=torch.float64, device=dev))
+    S, Y, rho, gamma = pairs.S.clone(), pairs.Y.clone(), pairs.rho.clone(), pairs.gamma.clone()
+    out = Pairs(S.clone(), Y.clone(), rho.clone(), gamma.clone())
+    memory, slot = S.shape[0], 0  # slot: the next one written, i.e. the oldest
     done = gmax <= tol
     while True:
         for j in torch.nonzero(done).flatten().tolist():
             i = int(ids[j])
             status[i] = status[i] or "converged"
             out_theta[i], out_f[i], out_gmax[i] = theta[j], f[j], gmax[j]
+            # Stored oldest first, so that a continuation starts writing at slot 0.
+            out.S[:, i], out.Y[:, i] = S[:, j].roll(-slot, 0), Y[:, j].roll(-slot, 0)
+            out.rho[:, i], out.gamma[i] = rho[:, j].roll(-slot, 0), gamma[j]
         if bool(done.any()):
             keep = ~done
             ids, theta, f, g, gmax = ids[keep], theta[keep], f[keep], g[keep], gmax[keep]
@@ -115,7 +145,8 @@ def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol
             elif not done[j] and n_iter[i] >= max_iter:
                 status[i] = "max_iter"
                 done[j] = True
-    return LbfgsResult(theta=out_theta, f=out_f, gmax=out_gmax, n_iter=n_iter, status=status)
+    return LbfgsResult(theta=out_theta, f=out_f, gmax=out_gmax, n_iter=n_iter, status=status,
+                       pairs=out)
 
 
 def _bind(precondition: Precondition, ids: Any) -> Callable[[Any], Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from harness.tasks.probe_lbfgs import minimize
+from harness.tasks.probe_lbfgs import Pairs, minimize
 
 from harness.errors import HarnessError
 
@@ -57,6 +57,8 @@ class Solution:
     theta: Any  # (P, d + 1, K) float32 on the device: rows 0..d-1 are W, row d is b
     status: list[str]
     n_iter: list[int]
+    lam: Any = None  # (P,) the l2 strengths solved for
+    pairs: Pairs | None = None  # L-BFGS curvature pairs where each problem stopped
 
 
 class TorchProbe:
@@ -180,9 +182,11 @@ class TorchProbe:
         self.rho = torch.from_numpy(np.maximum(share * (1 - share), 1.0 / n_u)).to(self.device)
 
     # -- problems ----------------------------------------------------------------------
-    def solve(self, row_set: np.ndarray, Cs: np.ndarray, *, init: Any = None, tol: float,
-              max_iter: int) -> Solution:
-        """Fit problem p = (rows of row_set[p], Cs[p]) for every p, from zero or ``init``."""
+    def solve(self, row_set: np.ndarray, Cs: np.ndarray, *, init: Any = None,
+              start: Solution | None = None, tol: float, max_iter: int) -> Solution:
+        """Fit problem p = (rows of row_set[p], Cs[p]) for every p: from zero, from ``init``
+        (parameters), or continuing ``start`` (same rows, another C: its parameters and its
+        curvature pairs, corrected for the change of penalty)."""
         import torch
 
         rs = torch.as_tensor(np.asarray(row_set), dtype=torch.long, device=self.device)
@@ -190,12 +194,20 @@ class TorchProbe:
         pres = self.present[rs]
         lam = 1.0 / (C * self.n_rows[rs])
         lam = torch.where(pres.sum(1) == 2, 2 * lam, lam)  # the binary model, see above
+        pairs = None
+        if start is not None:
+            init = start.theta
+            penalised = torch.ones((1, 1, self.d + 1, 1), device=self.device)
+            penalised[..., self.d, :] = 0.0  # the intercepts are not penalised
+            pairs = start.pairs.add_curvature(lam - start.lam, penalised)
         theta0 = (torch.zeros((rs.numel(), self.d + 1, self.K), device=self.device)
                   if init is None else init.to(self.device, torch.float32).clone())
         theta0.masked_fill_(~pres[:, None, :], 0.0)
         res = minimize(theta0, lambda th, i: self._evaluate(th, rs[i], lam[i], pres[i]),
-                       lambda v, i: self._precondition(v, lam[i]), tol=tol, max_iter=max_iter)
-        return Solution(theta=res.theta, status=res.status, n_iter=res.n_iter)
+                       lambda v, i: self._precondition(v, lam[i]), tol=tol, max_iter=max_iter,
+                       pairs=pairs)
+        return Solution(theta=res.theta, status=res.status, n_iter=res.n_iter, lam=lam,
+                        pairs=res.pairs)
 
     def _weights(self, theta: Any, rs: Any, pres: Any) -> Any:
         """(d + 1, A * K) weights on the working copy's columns (standardisation folded in)."""

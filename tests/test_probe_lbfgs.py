@@ -7,13 +7,13 @@ import torch
 from harness.tasks.probe_lbfgs import minimize
 
 
-def quadratics(n_prob: int, dim: int, seed: int):
-    """Strongly convex f_p(x) = x'A_p x / 2 - b_p'x, condition numbers from 1 to 1e4."""
+def quadratics(n_prob: int, dim: int, seed: int, log_cond: float = 4):
+    """Strongly convex f_p(x) = x'A_p x / 2 - b_p'x, condition numbers from 1 to 10**log_cond."""
     rng = np.random.default_rng(seed)
     A, b = [], []
     for p in range(n_prob):
         q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
-        eig = np.logspace(0, 4 * p / max(n_prob - 1, 1), dim)
+        eig = np.logspace(0, log_cond * p / max(n_prob - 1, 1), dim)
         A.append(q @ np.diag(eig) @ q.T)
         b.append(rng.normal(size=dim))
     return np.array(A), np.array(b)
@@ -73,3 +73,26 @@ def test_no_decrease_stops_the_problem_as_stalled():
     res = minimize(torch.zeros(2, 3), evaluate, identity, tol=1e-6, max_iter=50)
     assert res.status == ["stalled", "stalled"] and res.n_iter == [1, 1]
     np.testing.assert_array_equal(res.theta.numpy(), 0.0)
+
+
+def test_pairs_carried_to_a_stronger_penalty_are_exact_and_save_iterations():
+    A, b = quadratics(3, 12, seed=3, log_cond=2)
+    first = minimize(torch.zeros(3, 12), objective(A, b), identity, tol=1e-5, max_iter=500)
+    delta = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    mask = torch.ones(1, 1, 12)
+    pairs = first.pairs.add_curvature(delta, mask)
+    # For a quadratic y = A s; with the penalty delta/2 ||x||^2 added, y = (A + delta I) s.
+    for p in range(3):
+        used = pairs.rho[:, p] > 0
+        s, y = pairs.S[used, p].double().numpy(), pairs.Y[used, p].double().numpy()
+        np.testing.assert_allclose(y, s @ (A[p] + float(delta[p]) * np.eye(12)).T,
+                                   rtol=1e-4, atol=1e-4)
+    shifted = A + delta.numpy()[:, None, None] * np.eye(12)
+    cold = minimize(torch.zeros(3, 12), objective(shifted, b), identity, tol=1e-5, max_iter=500)
+    warm = minimize(first.theta, objective(shifted, b), identity, tol=1e-5, max_iter=500,
+                    pairs=pairs)
+    assert first.status == cold.status == warm.status == ["converged"] * 3
+    assert sum(warm.n_iter) < sum(cold.n_iter)
+    for p in range(3):
+        np.testing.assert_allclose(warm.theta[p].double().numpy(),
+                                   np.linalg.solve(shifted[p], b[p]), atol=1e-4)
