@@ -69,6 +69,12 @@ class ProbeOptions(Options):
         "dataset's, e.g. 10% for Patch16 as in the paper)")
     bootstrap: NonNegativeInt = Field(
         1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
+    solver: Literal["torch", "sklearn", "exact"] = Field(
+        "torch", description="how the fits are computed: torch (batched, warm starts along C; "
+        "default), sklearn (lbfgs per fit), exact (GridSearchCV's computation fit for fit); "
+        "see docs/probe.md")
+    solver_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="device of the torch solver (auto: the GPU when torch sees one)")
 
 
 class ProbeTask(Task):
@@ -87,6 +93,8 @@ class ProbeTask(Task):
         val: str | None = None,
         subsample: float | None = None,
         bootstrap: int = 1000,
+        solver: str = "torch",
+        solver_device: str = "auto",
         context: TaskContext | None = None,
     ) -> None:
         self.name, self.dataset = name, dataset
@@ -100,6 +108,8 @@ class ProbeTask(Task):
         self.val = val or self.defaults["val"]
         self.n_folds = int(n_folds)
         self.bootstrap = int(bootstrap)
+        # How the fits are computed, not what they are: scoring settings, outside config().
+        self.solver, self.solver_device = solver, solver_device
         self._subsample = subsample
 
     @property
@@ -128,7 +138,8 @@ class ProbeTask(Task):
 
     def scoring_config(self) -> dict[str, Any]:
         return {"folds": self.folds, "n_folds": self.n_folds, "grid_on": self.grid_on,
-                "refit_on": "train", "val": self.val, "bootstrap": self.bootstrap}
+                "refit_on": "train", "val": self.val, "bootstrap": self.bootstrap,
+                "solver": self.solver}
 
     def variant(self) -> str:
         chosen = {"folds": self.folds, "grid_on": self.grid_on, "val": self.val}
@@ -245,7 +256,8 @@ class ProbeTask(Task):
             groups = [str(s.meta.get(group_key, s.id)) for s in grid]
         fit = fit_probe(X_grid, [s.label for s in grid], groups=groups, n_folds=self.n_folds,
                         seed=self.seed, n_jobs=self.fold_jobs(len(grid)),
-                        refit_on=np.arange(len(grid)) < n_train)
+                        refit_on=np.arange(len(grid)) < n_train, solver=self.solver,
+                        device=self.solver_device)
         out: dict[str, Any] = {"probe": fit.to_dict(), "splits": {}}
         for split in ("test", "val"):
             if split not in by_split:

@@ -7,13 +7,20 @@ whole training split: the scaler is fitted inside each fold's training part, the
 is one-vs-rest macro ROC-AUC (binary: plain ROC-AUC), ties go to the first best C, as
 GridSearchCV ranks them.
 
-What differs is only how each fit is reached (``exact=False``, the default): one fold's fits run
-along the grid in ascending C, each lbfgs run starting from the previous C's solution, on
-float32 features, and folds can run in parallel. Every fit stops on the same criterion as the
-reference (lbfgs, gtol=1e-4, at most 1000 iterations), so well-regularised fits land on the same
-unique optimum; weakly regularised ones (large C), where lbfgs stops far from the optimum
-either way, can score differently from the reference by up to ~1e-2. ``exact=True`` repeats the
-reference's computation fit for fit (cold start, input dtype) for audits.
+What differs is only how each fit is reached, by ``solver``:
+
+- ``"torch"`` (default): the folds as one batched problem in PyTorch, along the grid in
+  ascending C with warm starts, on the GPU when there is one (``harness.tasks.probe_grid``):
+  float32, preconditioned L-BFGS, the reference's stopping rule (largest gradient entry
+  <= 1e-4, at most 1000 iterations).
+- ``"sklearn"``: scikit-learn's lbfgs, one fold's fits along the grid in ascending C, each
+  starting from the previous C's solution, on float32 features; folds can run in parallel.
+- ``"exact"`` (or ``exact=True``): the reference's computation fit for fit (cold start, input
+  dtype), for audits: its fold scores equal GridSearchCV's.
+
+Well-regularised fits land on the same unique optimum whichever the solver; weakly regularised
+ones (large C), where the stopping rule is met far from the optimum, stop at different points
+on different paths and can score differently from the reference (measured in docs/probe.md).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 
 from harness.errors import HarnessError
 
+SOLVERS = ("torch", "sklearn", "exact")
 C_GRID = np.logspace(-5, 1, 10)  # the paper: C in {1e-5 ... 1e1}, 10 values log-spaced
 TOL = 1e-4  # LogisticRegression's default, the reference's stopping criterion
 MAX_ITER = 1000
@@ -192,9 +200,14 @@ def fit_probe(
     n_jobs: int = 1,
     exact: bool = False,
     refit_on: Sequence[bool] | np.ndarray | None = None,
+    solver: str = "torch",
+    device: str = "auto",
 ) -> ProbeResult:
     """Grid-search C by cross-validated ROC-AUC, then refit with the best C on all of (X, y),
     or on the rows ``refit_on`` marks (the authors search on train+val, refit on train)."""
+    solver = "exact" if exact else solver
+    if solver not in SOLVERS:
+        raise HarnessError(f"probe: solver {solver!r} is not one of {', '.join(SOLVERS)}")
     labels = _check_labels(y, "training")
     X = _check_features(X, len(labels), "training")
     grid = np.sort(np.asarray(Cs, dtype=float))
@@ -207,36 +220,52 @@ def fit_probe(
             raise HarnessError(f"probe: {len(g)} group ids for {len(labels)} training samples")
     splits, n_folds, cv, notes = _plan_folds(labels, g, n_folds, seed)
     classes = np.unique(labels)
+    refit = np.ones(len(labels), bool) if refit_on is None else np.asarray(refit_on, bool)
+    if refit.shape != (len(labels),) or not refit.any():
+        raise HarnessError(f"probe: refit_on must mark some of the {len(labels)} rows")
 
-    args = [(X, labels, tr, te, grid, classes, exact) for tr, te in splits]
-    jobs = max(1, min(n_jobs, len(splits)))
-    if jobs > 1:  # folds are independent; joblib memory-maps X for the workers
-        paths = Parallel(n_jobs=jobs)(delayed(_fold_path)(*a) for a in args)
+    if solver == "torch":
+        from harness.tasks.probe_grid import TorchGrid
+
+        run = TorchGrid(X, labels, classes, splits, grid, _auc, refit_rows=np.flatnonzero(refit),
+                        device=device, seed=seed, tol=TOL, max_iter=MAX_ITER)
+        fold_scores, unconverged = run.fold_scores, run.unconverged
+        name = f"lbfgs (torch, folds batched, warm-started along C, float32, {run.device})"
     else:
-        paths = [_fold_path(*a) for a in args]
-    fold_scores = [[p[0][i] for p in paths] for i in range(len(grid))]
+        paths = _sklearn_paths(X, labels, splits, grid, classes, solver == "exact", n_jobs)
+        fold_scores = [[p[0][i] for p in paths] for i in range(len(grid))]
+        unconverged = [[k for k, p in enumerate(paths) if float(C) in p[2]] for C in grid]
+        name = "lbfgs" + ("" if solver == "exact" else " (warm-started along C, float32)")
     # np.average over folds and first-best, exactly as GridSearchCV's mean_test_score / rank.
     means = np.average(np.asarray(fold_scores, dtype=float), axis=1)
     if np.all(np.isnan(means)):
         raise HarnessError("probe: no fold could be scored (each held-out part has one class)")
     best = int(np.nanargmax(means))
-    for C in grid:
-        folds = [k for k, p in enumerate(paths) if float(C) in p[2]]
+    for C, folds in zip(grid, unconverged, strict=True):
         if folds:
             notes.append(f"lbfgs hit max_iter={MAX_ITER} at C={C:.3g} in fold(s) {folds}")
 
-    refit = np.ones(len(labels), bool) if refit_on is None else np.asarray(refit_on, bool)
-    if refit.shape != (len(labels),) or not refit.any():
-        raise HarnessError(f"probe: refit_on must mark some of the {len(labels)} rows")
-    model = _refit(X[refit], labels[refit], np.float64(grid[best]), [p[1][best] for p in paths],
-                   np.unique(labels[refit]), exact)
+    if solver == "torch":
+        model = run.refit(best)
+    else:
+        model = _refit(X[refit], labels[refit], np.float64(grid[best]),
+                       [p[1][best] for p in paths], np.unique(labels[refit]), solver == "exact")
     return ProbeResult(
         best_C=float(grid[best]), grid=[float(c) for c in grid], fold_scores=fold_scores,
-        mean_scores=[float(m) for m in means],
-        solver="lbfgs" + ("" if exact else " (warm-started along C, float32)"),
+        mean_scores=[float(m) for m in means], solver=name,
         grouped=g is not None, n_folds=n_folds, notes=notes, classes=classes.tolist(),
-        n_samples=len(labels), cv=cv, exact=exact, model=model, n_refit=int(refit.sum()),
+        n_samples=len(labels), cv=cv, exact=solver == "exact", model=model,
+        n_refit=int(refit.sum()),
     )
+
+
+def _sklearn_paths(X: np.ndarray, labels: np.ndarray, splits: list, grid: np.ndarray,
+                   classes: np.ndarray, exact: bool, n_jobs: int) -> list:
+    args = [(X, labels, tr, te, grid, classes, exact) for tr, te in splits]
+    jobs = max(1, min(n_jobs, len(splits)))
+    if jobs > 1:  # folds are independent; joblib memory-maps X for the workers
+        return Parallel(n_jobs=jobs)(delayed(_fold_path)(*a) for a in args)
+    return [_fold_path(*a) for a in args]
 
 
 def _refit(X: np.ndarray, y: np.ndarray, C: np.float64, fold_sols: list, classes: np.ndarray,

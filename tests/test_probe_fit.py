@@ -1,4 +1,5 @@
-"""The probe's statistics against scikit-learn's GridSearchCV, grouped folds, and bad input."""
+"""The probe's statistics against scikit-learn's GridSearchCV (exact and warm-started scikit-learn
+paths; the torch path: test_probe_torch.py), grouped folds, and bad input."""
 
 from __future__ import annotations
 
@@ -66,9 +67,9 @@ def test_exact_mode_is_gridsearchcv_fit_for_fit(problem):
     np.testing.assert_allclose(res.model.predict_proba(X), gs.predict_proba(X), atol=1e-6)
 
 
-def test_fast_mode_chooses_the_same_c_and_scores_within_solver_tolerance(problem):
+def test_sklearn_warm_path_chooses_the_same_c_and_scores_within_solver_tolerance(problem):
     X, y, gs, folds = problem
-    res = fit_probe(X, y)
+    res = fit_probe(X, y, solver="sklearn")
     assert res.best_C == gs.best_params_["clf__C"]
     assert res.grid == list(C_GRID) and not res.grouped and res.n_folds == 5
     diff = np.abs(np.asarray(res.fold_scores) - folds)
@@ -86,7 +87,8 @@ def test_fast_mode_chooses_the_same_c_and_scores_within_solver_tolerance(problem
 
 def test_parallel_folds_give_the_same_result():
     X, y = mixture(300, 8, 3, seed=5)
-    one, two = fit_probe(X, y, Cs=[0.01, 1.0]), fit_probe(X, y, Cs=[0.01, 1.0], n_jobs=2)
+    one = fit_probe(X, y, Cs=[0.01, 1.0], solver="sklearn")
+    two = fit_probe(X, y, Cs=[0.01, 1.0], solver="sklearn", n_jobs=2)
     assert one.fold_scores == two.fold_scores and one.best_C == two.best_C
 
 
@@ -129,7 +131,7 @@ def test_grouped_folds_never_split_a_group(monkeypatch):
     real = pf._fold_path
     monkeypatch.setattr(pf, "_fold_path", lambda X, y, tr, te, *a: seen.append((tr, te))
                         or real(X, y, tr, te, *a))
-    res = fit_probe(X, y, groups=list(groups), seed=3)
+    res = fit_probe(X, y, groups=list(groups), seed=3, solver="sklearn")
     assert res.grouped and res.n_folds == 5 and len(seen) == 5
     for tr, te in seen:
         assert not set(groups[tr]) & set(groups[te])
