@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from synthetic_book import build_book, reference_folders, score_pairs  # noqa: E402
+
 from harness.dataset_builder.align import all_pairs, run_align  # noqa: E402
 from harness.dataset_builder.demographics import run_demographics  # noqa: E402
 from harness.dataset_builder.evaluate import build_and_score, load_truth  # noqa: E402
@@ -31,7 +33,6 @@ from harness.dataset_builder.filters import run_filter  # noqa: E402
 from harness.dataset_builder.modality import Library, default_library, run_modality  # noqa: E402
 from harness.dataset_builder.vqa_gen import TemplateBackend, run_vqa  # noqa: E402
 from harness.dataset_builder.write import run_write  # noqa: E402
-from synthetic_book import build_book, reference_folders, score_pairs  # noqa: E402
 
 TRUTH = ROOT / "tests" / "builder_truth"
 COLS = [("figures", "fig"), ("caption_text", "capt"), ("caption_pairing", "pair"),

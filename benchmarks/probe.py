@@ -32,7 +32,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import recall_score, roc_auc_score  # noqa: E402
@@ -40,6 +39,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
+
+from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 
 # Images per class: HAM10000 (nv, mel, bkl, bcc, akiec, vasc, df), from its metadata's dx
 # column; ISIC 2019 (NV, MEL, BCC, BKL, AK, SCC, VASC, DF), column sums of

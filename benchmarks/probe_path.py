@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from harness.tasks.probe_fit import C_GRID, MAX_ITER, TOL  # noqa: E402
-from harness.tasks.probe_torch import TorchProbe  # noqa: E402
 from probe import SCALES, Scale, make_features  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
+
+from harness.tasks.probe_fit import C_GRID, MAX_ITER, TOL  # noqa: E402
+from harness.tasks.probe_torch import TorchProbe  # noqa: E402
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from harness.demo import data
 
 from harness import hookimpl
+from harness.demo import data
 from harness.specs import DatasetSpec
 
 
@@ -75,9 +75,8 @@ def demo(output: Path, train: bool) -> None:
 
     Needs no download, no GPU and no model weights.
     """
-    from harness.demo.run import run_demo
-
     from harness.commands import console, registries
+    from harness.demo.run import run_demo
 
     run_demo(registries(), output, console(), train=train)
 

@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from harness.plugins.api_options import GeminiOptions
-
 from harness import hookimpl
 from harness.model import Model
+from harness.plugins.api_options import GeminiOptions
 from harness.specs import LoadContext, ModelSpec
 from harness.types import Request
 
@@ -42,6 +41,7 @@ class GeminiModel(Model):
                  options: dict[str, Any], seed: int) -> None:
         from google import genai
         from google.genai import types
+
         from harness.plugins.api_client import ApiCaller, read_key, split_settings
 
         settings, rest = split_settings(options)

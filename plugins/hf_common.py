@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError, UsageError
+from harness.model import Model
 from harness.plugins.hf_loading import (
     ConvertedOptions,
     LoadOptions,
@@ -30,9 +32,6 @@ from harness.plugins.hf_loading import (
     resolve_dtype,
     sha256_text,
 )
-
-from harness.errors import HarnessError, UsageError
-from harness.model import Model
 from harness.specs import LoadContext, ModelSpec
 from harness.types import Decoding, Request
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness import hookimpl
+from harness.errors import UsageError
 from harness.plugins.chat_templates import content
 from harness.plugins.hf_common import (
     CAPABILITIES,
@@ -25,9 +27,6 @@ from harness.plugins.hf_common import (
     spec_weights_key,
 )
 from harness.plugins.hf_loading import LoadOptions, read_json
-
-from harness import hookimpl
-from harness.errors import UsageError
 from harness.specs import ModelSpec
 
 DEFAULT_CHECKPOINT = "OpenGVLab/InternVL2_5-8B-MPO-hf"

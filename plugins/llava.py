@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness import hookimpl
 from harness.plugins.chat_templates import VICUNA_SYSTEM, VICUNA_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
@@ -22,8 +23,6 @@ from harness.plugins.hf_common import (
     spec_weights_key,
 )
 from harness.plugins.hf_loading import LoadOptions
-
-from harness import hookimpl
 from harness.specs import ModelSpec
 
 FAMILY = Family(

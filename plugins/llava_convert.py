@@ -144,8 +144,9 @@ TOWER_PARTS = ("embeddings.", "pre_layrnorm.", "encoder.", "post_layernorm.")
 
 def iter_source_tensors(folder: Path, allow_pickle: bool) -> Any:
     """(name, tensor) pairs from a checkpoint's safetensors (or, if allowed, pickle) files."""
-    from harness.plugins.hf_loading import weight_files
     from safetensors import safe_open
+
+    from harness.plugins.hf_loading import weight_files
 
     safe, pickled = weight_files(folder)
     if safe:
@@ -235,6 +236,8 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
             allow_pickle: bool = False, family: str | None = None) -> Path:
     """Convert an original-format LLaVA checkpoint folder into ``dest``; returns ``dest``."""
     import torch
+    from transformers import CONFIG_MAPPING, GenerationConfig, LlavaConfig
+
     from harness.plugins.hf_loading import checkpoint_key, read_json
     from harness.plugins.llava_tokens import is_sentencepiece, load_original_tokenizer
     from harness.plugins.llava_tower import (
@@ -243,7 +246,6 @@ def convert(source: Path, dest: Path, vision_tower: str | None = None,
         tower_config,
         tower_folder_for_weights,
     )
-    from transformers import CONFIG_MAPPING, GenerationConfig, LlavaConfig
 
     src = read_json(source / "config.json")
     if not is_original_llava(src):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness import hookimpl
 from harness.plugins.chat_templates import LLAVA_MED_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
@@ -21,8 +22,6 @@ from harness.plugins.hf_common import (
     spec_weights_key,
 )
 from harness.plugins.hf_loading import ConvertedOptions
-
-from harness import hookimpl
 from harness.specs import ModelSpec
 
 FAMILY = Family(

@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from harness.plugins.api_options import OpenAIOptions
-
 from harness import hookimpl
 from harness.model import Model
+from harness.plugins.api_options import OpenAIOptions
 from harness.specs import LoadContext, ModelSpec
 from harness.types import Request
 
@@ -47,6 +46,7 @@ class OpenAICompatModel(Model):
     def __init__(self, name: str, provider: str, base_url: str, model_id: str,
                  api_key_env: str, options: dict[str, Any], seed: int) -> None:
         import openai
+
         from harness.plugins.api_client import read_key, split_settings
 
         settings, rest = split_settings(options)
@@ -114,6 +114,7 @@ class OpenAICompatModel(Model):
 
     async def _send(self, body: dict[str, Any]) -> str:
         import openai
+
         from harness.plugins.api_client import ApiError, is_transport_error, retry_after_seconds
 
         try:
@@ -173,9 +174,8 @@ def _status_message(exc: Any) -> str:
 
 def build(spec: ModelSpec, context: LoadContext, options: OpenAIOptions, provider: str,
           defaults: dict[str, str]) -> OpenAICompatModel:
-    from harness.plugins.api_client import reject_model_path
-
     from harness.errors import UsageError
+    from harness.plugins.api_client import reject_model_path
 
     reject_model_path(spec.name, context.model_path)
     given = {k: v for k, v in options.model_dump().items() if v is not None}

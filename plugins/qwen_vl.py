@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness import hookimpl
 from harness.plugins.hf_common import CAPABILITIES, Family, family_factory, spec_weights_key
 from harness.plugins.hf_loading import LoadOptions
-
-from harness import hookimpl
 from harness.specs import ModelSpec
 
 FAMILY = Family(

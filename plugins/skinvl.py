@@ -17,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from harness import hookimpl
+from harness.errors import HarnessError, UsageError
 from harness.plugins.chat_templates import LLAVA_MED_TEMPLATE
 from harness.plugins.hf_common import (
     CAPABILITIES,
@@ -33,10 +37,6 @@ from harness.plugins.hf_loading import (
     read_json,
     resolve_checkpoint,
 )
-from pydantic import Field
-
-from harness import hookimpl
-from harness.errors import HarnessError, UsageError
 from harness.specs import LoadContext, ModelSpec
 
 FAMILY = Family(

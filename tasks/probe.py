@@ -27,13 +27,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from harness.tasks.common import (
-    GROUP_FIELDS,
-    DataReport,
-    group_fields,
-    load_split,
-    task_protocol,
-)
 from pydantic import Field, NonNegativeInt
 
 from harness import hookimpl
@@ -42,6 +35,13 @@ from harness.options import Options
 from harness.protocol import DEFAULT_PROTOCOL, value
 from harness.specs import TaskContext, TaskSpec
 from harness.task import Task
+from harness.tasks.common import (
+    GROUP_FIELDS,
+    DataReport,
+    group_fields,
+    load_split,
+    task_protocol,
+)
 from harness.types import Prediction, Request, Sample
 
 PARALLEL_FOLDS_FROM = 2000  # training samples
@@ -232,9 +232,8 @@ class ProbeTask(Task):
     def score(
         self, samples: Sequence[Sample], predictions: dict[str, Prediction]
     ) -> dict[str, Any]:
-        from harness.tasks.probe_fit import evaluate_probe, fit_probe
-
         from harness.metrics import score_classification
+        from harness.tasks.probe_fit import evaluate_probe, fit_probe
 
         labels = list(self.spec.classes)
         by_split: dict[str, list[Sample]] = {}

@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness.tasks.probe_torch import TorchProbe, resolve_device
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+from harness.tasks.probe_torch import TorchProbe, resolve_device
 
 
 class TorchGrid:

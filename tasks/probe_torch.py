@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from harness.tasks.probe_lbfgs import Pairs, minimize
 
 from harness.errors import HarnessError
+from harness.tasks.probe_lbfgs import Pairs, minimize
 
 RANK = 256  # leading eigen-directions of the feature covariance kept for the preconditioner
 OVERSAMPLE, POWER_ITERS = 16, 2

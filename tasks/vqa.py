@@ -13,6 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from harness import hookimpl
+from harness.options import Options
+from harness.protocol import DEFAULT_PROTOCOL
+from harness.specs import TaskContext, TaskSpec
+from harness.task import Task
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
@@ -22,13 +29,6 @@ from harness.tasks.common import (
     load_split,
     task_protocol,
 )
-from pydantic import Field, NonNegativeInt, PositiveInt
-
-from harness import hookimpl
-from harness.options import Options
-from harness.protocol import DEFAULT_PROTOCOL
-from harness.specs import TaskContext, TaskSpec
-from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
 CAPTION_INSTRUCTION = "Describe the image."

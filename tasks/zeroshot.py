@@ -20,6 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from harness import hookimpl
+from harness.errors import HarnessError
+from harness.options import Options
+from harness.protocol import DEFAULT_PROTOCOL, value
+from harness.protocol import candidates as candidates_of
+from harness.specs import TaskContext, TaskSpec
+from harness.task import Task
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
@@ -30,15 +39,6 @@ from harness.tasks.common import (
     task_protocol,
 )
 from harness.tasks.matching import match
-from pydantic import Field, NonNegativeInt, PositiveInt
-
-from harness import hookimpl
-from harness.errors import HarnessError
-from harness.options import Options
-from harness.protocol import DEFAULT_PROTOCOL, value
-from harness.protocol import candidates as candidates_of
-from harness.specs import TaskContext, TaskSpec
-from harness.task import Task
 from harness.types import Prediction, Request, Sample
 
 # The paper's Figure 5 question, verbatim (setting zeroshot.prompt).

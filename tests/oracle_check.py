@@ -51,8 +51,8 @@ class Measured:
 def measure(model: Any, fixture: Fixture, case: dict[str, Any]) -> Measured:
     """Run one oracle case through the harness's model: ids, logits, greedy tokens."""
     import torch
-    from harness.plugins.llava_tokens import harness_ids
 
+    from harness.plugins.llava_tokens import harness_ids
     from harness.types import Decoding
 
     text = model.prompt_text(case["question"], 1)

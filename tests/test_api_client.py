@@ -7,6 +7,9 @@ import email.utils
 import time
 
 import pytest
+
+from harness.errors import UsageError
+from harness.options import parse
 from harness.plugins.api_client import (
     ApiSettings,
     RateLimiter,
@@ -14,9 +17,6 @@ from harness.plugins.api_client import (
     split_settings,
 )
 from harness.plugins.api_options import ApiOptions
-
-from harness.errors import UsageError
-from harness.options import parse
 
 
 def test_retry_after_forms() -> None:

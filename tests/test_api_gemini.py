@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer
-from harness.plugins.api_client import ApiError
-from harness.plugins.gemini import GEMINI_MODEL_ID
 from PIL import Image
 
 from harness.errors import UsageError
+from harness.plugins.api_client import ApiError
+from harness.plugins.gemini import GEMINI_MODEL_ID
 from harness.types import DECODING_PRESETS, Request
 from tests.load import load
 

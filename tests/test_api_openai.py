@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer, marker_of
-from harness.plugins.api_client import ApiError
-from harness.plugins.images import data_url
-from harness.plugins.openai_compat import ARK_BASE_URL, DOUBAO_MODEL_ID
 from PIL import Image
 
 from harness.errors import UsageError
+from harness.plugins.api_client import ApiError
+from harness.plugins.images import data_url
+from harness.plugins.openai_compat import ARK_BASE_URL, DOUBAO_MODEL_ID
 from harness.types import DECODING_PRESETS, Decoding, Request
 from tests.load import load
 

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import pymupdf
 import pytest
+
 from harness.dataset_builder.content import content_check
 from harness.dataset_builder.evaluate import build_and_score, load_truth
 from harness.dataset_builder.modality import Weights, default_library
 from harness.dataset_builder.references import truth_references
 from harness.dataset_builder.write import run_write
-
 from tests.conftest import SHARED_DATA
 
 TRUTH = Path(__file__).with_name("builder_truth")

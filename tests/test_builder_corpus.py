@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from harness.dataset_builder.align import all_pairs
 from harness.dataset_builder.evaluate import build_and_score, load_truth
 from harness.dataset_builder.modality import default_library
 from harness.dataset_builder.records import read_jsonl
-
 from tests.conftest import SHARED_DATA
 
 TRUTH = Path(__file__).with_name("builder_truth")
@@ -112,6 +112,7 @@ def test_wrapped_elsevier_captions_are_whole(runs: dict) -> None:
 def test_run_needs_no_library_of_its_own(tmp_path: Path) -> None:
     """`run` once refused to start without --library; the shipped one is the default now."""
     from click.testing import CliRunner
+
     from harness.dataset_builder.cli import cli
 
     pdf = SHARED_DATA / "pdfs" / "cureus_2020_raza_dengue_hemorrhagic_skin_manifestations.pdf"

@@ -6,10 +6,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness.dataset_builder.align import all_pairs, run_align
-from harness.dataset_builder.cli import cli
-from harness.dataset_builder.extract import run_extract
-from harness.dataset_builder.records import read_jsonl
 from synthetic_book import (
     build_book,
     corrupt_image_page,
@@ -18,6 +14,11 @@ from synthetic_book import (
     no_image_pdf,
     reference_folders,
 )
+
+from harness.dataset_builder.align import all_pairs, run_align
+from harness.dataset_builder.cli import cli
+from harness.dataset_builder.extract import run_extract
+from harness.dataset_builder.records import read_jsonl
 
 
 @pytest.fixture(scope="module")

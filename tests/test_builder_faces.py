@@ -13,13 +13,13 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from skimage import data
+
 from harness.dataset_builder import faces as faces_mod
 from harness.dataset_builder.cli import cli
 from harness.dataset_builder.evaluate import load_truth
 from harness.dataset_builder.faces import FaceDetector, unavailable
 from harness.dataset_builder.references import truth_references
-from skimage import data
-
 from tests.conftest import SHARED_DATA
 
 TRUTH = Path(__file__).with_name("builder_truth")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from harness.dataset_builder.modality import (
     DEFAULT_LIBRARY,
     MODALITIES,
@@ -20,7 +21,6 @@ from harness.dataset_builder.references import (
     corpus_references,
     skimage_references,
 )
-
 from tests.conftest import SHARED_DATA
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from synthetic_book import _iou, build_book, reference_folders, score_pairs
+
 from harness.dataset_builder.align import all_pairs
 from harness.dataset_builder.cli import cli
 from harness.dataset_builder.records import read_jsonl
-from synthetic_book import _iou, build_book, reference_folders, score_pairs
 
 N_PAGES = 30
 

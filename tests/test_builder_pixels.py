@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 import pymupdf
 import pytest
+from PIL import Image
+
 from harness.dataset_builder.composite import gutter_split
 from harness.dataset_builder.extract import run_extract
 from harness.dataset_builder.placements import jpeg_components
-from PIL import Image
-
 from tests.conftest import SHARED_DATA
 
 CUREUS = SHARED_DATA / "pdfs" / "cureus_2020_raza_dengue_hemorrhagic_skin_manifestations.pdf"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from harness.dataset_builder.align import all_pairs, run_align
 from harness.dataset_builder.extract import run_extract
 

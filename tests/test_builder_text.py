@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from harness.dataset_builder.captions import (
     SOFT_HYPHEN,
     caption_candidates,

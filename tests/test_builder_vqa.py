@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from harness.dataset_builder.cli import cli
 from harness.dataset_builder.records import append_jsonl, read_jsonl, write_jsonl_atomic
 from harness.dataset_builder.vqa_gen import (

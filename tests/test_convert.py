@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from harness.plugins.llava_convert import convert, convert_command, ensure_converted
 from safetensors.torch import load_file, save_file
 from tiny_models import build_original_llava, write_images
 
 from harness.errors import HarnessError, UsageError
+from harness.plugins.llava_convert import convert, convert_command, ensure_converted
 from tests.load import load
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from leaderboard_fixtures import text_scores, write_run
+
 from harness.leaderboards import baselines, build
 from harness.leaderboards.cli import leaderboard
-from leaderboard_fixtures import text_scores, write_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METRICS = "../results/{}/metrics.json"

@@ -11,8 +11,8 @@ import csv
 import re
 
 import pytest
-from harness.leaderboards import reported
 
+from harness.leaderboards import reported
 from harness.results import MetricInfo
 
 # (table, row as printed, group as printed, column as printed, value as printed)

@@ -1,6 +1,7 @@
 """The zero-shot answer matcher on hand-written answers, including the known pitfalls."""
 
 import pytest
+
 from harness.tasks.matching import match, number_forms
 
 HAM = ["Actinic Keratoses", "Basal Cell Carcinoma", "Benign Keratosis", "Dermatofibroma",

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.internvl import INTERNVL_SYSTEM
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -17,6 +16,7 @@ from model_contract import (
 from tiny_models import HIDDEN, build_internvl, write_images
 
 from harness.errors import UsageError
+from harness.plugins.internvl import INTERNVL_SYSTEM
 from tests.load import load
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.llava import VICUNA_SYSTEM
 from model_contract import (
     check_encode_images,
     check_generate_batches,
@@ -15,6 +14,7 @@ from model_contract import (
 )
 from tiny_models import HIDDEN, build_llava_next, write_images
 
+from harness.plugins.llava import VICUNA_SYSTEM
 from tests.load import load
 
 

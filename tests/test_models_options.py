@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.hf_loading import checkpoint_key
 from model_contract import requests
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
+from harness.plugins.hf_loading import checkpoint_key
 from tests.load import load
 
 REPO = Path(__file__).resolve().parents[1]

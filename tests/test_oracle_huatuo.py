@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.llava_convert import RECORD
 from oracle_check import assert_matches, load_fixture, measure
 
+from harness.plugins.llava_convert import RECORD
 from tests.load import load
 
 FIXTURE = load_fixture("huatuo")

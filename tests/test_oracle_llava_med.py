@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.plugins.llava_convert import RECORD
 from oracle_check import ORACLE, assert_matches, load_fixture
 
 from harness.errors import HarnessError
+from harness.plugins.llava_convert import RECORD
 from tests.load import load
 
 FIXTURE = load_fixture("llava-med")

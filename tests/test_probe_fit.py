@@ -12,7 +12,6 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
@@ -20,6 +19,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from harness.errors import HarnessError  # noqa: E402
+from harness.tasks.probe_fit import C_GRID, evaluate_probe, fit_probe  # noqa: E402
 
 
 def mixture(n: int, d: int, k: int, seed: int, sep: float = 0.5):

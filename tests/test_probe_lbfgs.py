@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from harness.tasks.probe_lbfgs import minimize
 
 

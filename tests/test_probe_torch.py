@@ -15,9 +15,6 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from harness.tasks.probe_fit import C_GRID, _auc, evaluate_probe, fit_probe  # noqa: E402
-from harness.tasks.probe_grid import TorchGrid  # noqa: E402
-from harness.tasks.probe_torch import TorchProbe  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
@@ -27,6 +24,9 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from test_probe_fit import mixture  # noqa: E402
 
 from harness.errors import HarnessError  # noqa: E402
+from harness.tasks.probe_fit import C_GRID, _auc, evaluate_probe, fit_probe  # noqa: E402
+from harness.tasks.probe_grid import TorchGrid  # noqa: E402
+from harness.tasks.probe_torch import TorchProbe  # noqa: E402
 
 
 def sk_fit(X, y, C, tol=1e-10):
@@ -226,10 +226,9 @@ def test_bad_solver_and_device_are_one_sentence():
 
 
 def test_the_task_takes_solver_options_and_scores_with_them():
+    from harness.errors import UsageError
     from harness.tasks.probe import ProbeOptions
     from harness.tasks.probe_fit import SOLVERS as FIT_SOLVERS
-
-    from harness.errors import UsageError
     from harness.types import Prediction, Sample
     from tests.load import task as build
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from authors_code import show
-from harness.plugins.llava import VICUNA_SYSTEM
 from PIL import Image
 from tiny_models import build_llava, write_images
 
 from harness.errors import UsageError
+from harness.plugins.llava import VICUNA_SYSTEM
 from harness.protocol.settings import AUTHORS_COMMIT, AUTHORS_REPO
 from harness.types import DECODING_PRESETS, Request
 from tests.load import load

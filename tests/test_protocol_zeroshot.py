@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from datasets_helpers import linked_root
-from harness.tasks.matching import match
 from PIL import Image
 from sklearn.metrics import accuracy_score, precision_score
 
@@ -26,6 +25,7 @@ from harness.model import Model
 from harness.plugin_manager import collect, make_plugin_manager
 from harness.runner import RunOptions, run
 from harness.specs import ModelSpec
+from harness.tasks.matching import match
 from harness.types import Request
 
 HAM = ("Actinic Keratoses", "Basal Cell Carcinoma", "Benign Keratosis", "Dermatofibroma",

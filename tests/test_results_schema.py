@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from harness.leaderboards import build
 
 from harness import results
+from harness.leaderboards import build
 from tests.leaderboard_fixtures import text_scores, write_run
 
 

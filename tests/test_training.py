@@ -64,11 +64,11 @@ def load_llava(path: Path) -> Any:
 
 def batch_inputs(base: Path) -> dict[str, Any]:
     """A real collated batch of four demo test examples (images, prompts, answers)."""
-    from harness.demo import data
-    from harness.training.collate import SftCollator
     from transformers import AutoProcessor
 
+    from harness.demo import data
     from harness.images import open_rgb
+    from harness.training.collate import SftCollator
 
     processor = AutoProcessor.from_pretrained(base)
     items = [{"image": open_rgb(s.image), "question": s.question, "answer": s.answer}
@@ -172,8 +172,9 @@ def test_reload_on_fresh_base_and_merge_match(trained: Any, base: Path, tmp_path
 
 def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
     """Killed at step 25 (checkpoint at 20): the same options resume and finish at 30."""
-    from harness.training.loop import TrainOptions, train
     from transformers import TrainerCallback
+
+    from harness.training.loop import TrainOptions, train
 
     class Interrupt(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -200,11 +201,11 @@ def test_resume_after_interruption(base: Path, tmp_path: Path) -> None:
 
 
 def test_collator_masks_prompt_and_image_tokens(base: Path) -> None:
-    from harness.demo import data
-    from harness.training.collate import IGNORE_INDEX, SftCollator
     from transformers import AutoProcessor
 
+    from harness.demo import data
     from harness.images import open_rgb
+    from harness.training.collate import IGNORE_INDEX, SftCollator
 
     processor = AutoProcessor.from_pretrained(base)
     samples = data.vqa_samples("train")[:3]
@@ -352,9 +353,8 @@ def test_cli_lists_recipes() -> None:
 def test_harness_run_skinvl_on_adapter_and_merged(trained: Any, tmp_path: Path) -> None:
     """`harness run --model skinvl --model-path ADAPTER|MERGED --task vqa/demo`: same answers."""
     pytest.importorskip("harness.plugins.skinvl")
-    from harness.training.merge import merge_adapter
-
     from harness.runner import RunOptions, run
+    from harness.training.merge import merge_adapter
 
     result, _ = trained
     merged = merge_adapter(result.output, tmp_path / "merged")

@@ -87,6 +87,7 @@ def test_length_grouping_is_llavas(n: int, batch: int, world: int, seed: int) ->
     import random
 
     import torch
+
     from harness.training.trainer import length_grouped_order
 
     lengths = [random.Random(seed + i).randint(3, 80) for i in range(n)]
@@ -98,10 +99,11 @@ def test_length_grouping_is_llavas(n: int, batch: int, world: int, seed: int) ->
 
 def tiny_trainer(tmp_path: Path, projector_lr: float | None) -> Any:
     tiny_models = pytest.importorskip("tiny_models")
+    from transformers import TrainingArguments
+
     from harness.training.base import load_base
     from harness.training.lora import LoraSettings, attach_lora
     from harness.training.trainer import SkinVLTrainer
-    from transformers import TrainingArguments
 
     base = tiny_models.build_llava(tmp_path / "base")
     model, _ = load_base(base)
@@ -130,10 +132,11 @@ def test_the_projector_gets_its_own_learning_rate(tmp_path: Path) -> None:
 
 def test_v1_conversation_is_trained_as_llava_writes_it(tmp_path: Path) -> None:
     tiny_models = pytest.importorskip("tiny_models")
-    from harness.training.base import conversation_format
-    from harness.training.collate import IGNORE_INDEX, SftCollator
     from PIL import Image
     from transformers import AutoProcessor
+
+    from harness.training.base import conversation_format
+    from harness.training.collate import IGNORE_INDEX, SftCollator
 
     template, system, pad = conversation_format("v1")
     assert system == ("A chat between a curious user and an artificial intelligence assistant. "

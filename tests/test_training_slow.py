@@ -39,8 +39,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("stage", ["zero2", "zero3"])
 def test_deepspeed_on_cpu_one_process(base: Path, tmp_path: Path, stage: str) -> None:
     pytest.importorskip("deepspeed")
-    from harness.training.merge import load_adapter
     from transformers import LlavaForConditionalGeneration
+
+    from harness.training.merge import load_adapter
 
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     env.setdefault("TORCH_EXTENSIONS_DIR",

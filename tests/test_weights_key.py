@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from harness.plugins.hf_loading import checkpoint_key
-from harness.plugins.llava_convert import ensure_converted
 from tiny_models import build_original_llava
 
 from harness.fingerprint import files_sha256, hash_memo_path
+from harness.plugins.hf_loading import checkpoint_key
+from harness.plugins.llava_convert import ensure_converted
 from tests.load import load
 
 

@@ -219,12 +219,13 @@ def _fix_processor_config(folder: Path, processor_class: str, video: dict[str, A
 def build_qwen2_5_vl(folder: Path, seed: int = 0) -> Path:
     """A ``Qwen2_5_VLForConditionalGeneration`` with ChatML and the vision special tokens."""
     import torch
-    from harness.plugins.hf_loading import _image_only_processor
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2VLImageProcessor,
     )
+
+    from harness.plugins.hf_loading import _image_only_processor
 
     _torch_single_thread()
     tok = train_tokenizer("chatml", {
@@ -270,12 +271,13 @@ def build_qwen2_5_vl(folder: Path, seed: int = 0) -> Path:
 def build_internvl(folder: Path, seed: int = 0) -> Path:
     """An ``InternVLForConditionalGeneration`` (InternViT-style tower + Qwen2, ChatML)."""
     import torch
-    from harness.plugins.hf_loading import _image_only_processor
     from transformers import (
         GotOcr2ImageProcessor,
         InternVLConfig,
         InternVLForConditionalGeneration,
     )
+
+    from harness.plugins.hf_loading import _image_only_processor
 
     _torch_single_thread()
     tok = train_tokenizer("chatml", {

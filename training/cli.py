@@ -72,11 +72,10 @@ def train(ctx: click.Context, recipe: str | None, base: Path | None, output: Pat
         raise UsageError(f"--data-root {data_root} is not a folder")
     if deepspeed is not None and no_deepspeed:
         raise UsageError("--deepspeed and --no-deepspeed contradict each other")
+    from harness.commands import registries
     from harness.training.loop import TrainOptions, is_main_process
     from harness.training.loop import train as run_training
     from harness.training.recipes import get_recipe
-
-    from harness.commands import registries
 
     options = TrainOptions(
         recipe=get_recipe(recipe), base=base, output=output, data_root=data_root,
@@ -139,10 +138,9 @@ def recipes() -> None:
               help="Count the images each source holds there (else only the plan is shown).")
 def mixture(recipe: str, data_root: Path | None) -> None:
     """Which images a recipe trains on, per source, against the paper's Table 6."""
+    from harness.commands import registries
     from harness.training import mixture_report
     from harness.training.recipes import get_recipe
-
-    from harness.commands import registries
 
     chosen = get_recipe(recipe)
     if data_root is not None and not data_root.is_dir():

@@ -51,6 +51,7 @@ def train_demo_model(registries: Any, output_dir: Path, console: Any = None,
     model of the same demo version is reused rather than trained again.
     """
     import torch
+
     from harness.training.loop import TrainOptions, train
     from harness.training.merge import merge_adapter
     from harness.training.recipes import get_recipe

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.training.recipes import Recipe
-
 from harness.errors import HarnessError, UsageError
+from harness.training.recipes import Recipe
 
 
 def deepspeed_config(stage: str) -> Path:
@@ -180,13 +179,14 @@ def train(registries: Any, options: TrainOptions,
           say: Callable[[str], None] = print) -> TrainResult:
     """Build the mixture, attach LoRA to the base, train, save the adapter in ``options.output``."""
     import torch
+    from transformers import PrinterCallback, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
     from harness.training.base import check_base, conversation_format, load_base
     from harness.training.collate import SftCollator
     from harness.training.data import leaked_count
     from harness.training.lora import attach_lora, trainable_summary
     from harness.training.trainer import SkinVLTrainer, example_lengths
-    from transformers import PrinterCallback, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     recipe = options.recipe
     check_base(options.base)

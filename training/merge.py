@@ -25,9 +25,10 @@ def adapter_base(adapter: Path) -> Path:
 
 def load_adapter(adapter: Path, base: Path | None = None, dtype: Any = None) -> tuple[Any, Any]:
     """(PeftModel on a fresh base, processor); the processor saved with the adapter wins."""
-    from harness.training.base import load_base
     from peft import PeftModel
     from transformers import AutoProcessor
+
+    from harness.training.base import load_base
 
     base = base or adapter_base(adapter)
     model, processor = load_base(base, dtype=dtype)

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.training.recipes import Recipe
-
 from harness.protocol.settings import PAPER_MIXTURE_TOTALS, PAPER_TRAIN_IMAGES
+from harness.training.recipes import Recipe
 
 HEADER_COUNTED = frozenset(PAPER_TRAIN_IMAGES) - {"mm-skin"}
 
@@ -51,9 +50,8 @@ def load_entries(registries: Any, recipe: Recipe, data_root: Path | None) -> lis
     """Each source loaded on its own, so one missing dataset is named, not fatal."""
     import random
 
-    from harness.training.data import load_source
-
     from harness.errors import HarnessError
+    from harness.training.data import load_source
 
     entries = []
     for source in recipe.sources:

@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from harness.training.data import PAPER_LABEL_TEMPLATES, Source
-from harness.training.lora import LoraSettings
-
 from harness.errors import UsageError
 from harness.protocol import value
+from harness.training.data import PAPER_LABEL_TEMPLATES, Source
+from harness.training.lora import LoraSettings
 
 
 def _paper(key: str) -> Any:

@@ -291,7 +291,6 @@ def test_a_null_output_is_an_empty_answer_and_unknown_modality_is_a_group(
     without any modality the samples are scored under ``unknown``."""
     COUNTS["bad_inputs_tried"] += 1
     from harness.tasks.vqa import VqaTask
-
     from harness.types import Prediction, Sample
 
     image = tmp_path / "x.png"
