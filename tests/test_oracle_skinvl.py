@@ -26,8 +26,7 @@ FIXTURE = load_fixture("skinvl")
 def model() -> Iterator[Any]:
     mp = pytest.MonkeyPatch()
     mp.chdir(FIXTURE.folder)  # MM-Skin resolves ``mm_vision_tower: tower`` from here
-    yield load("skinvl-mm", model_path=str(Path("checkpoint").resolve()),
-                                      device="cpu", seed=0)
+    yield load("skinvl-mm", model_path=str(Path("checkpoint").resolve()), device="cpu", seed=0)
     mp.undo()
 
 
