@@ -92,17 +92,22 @@ def fetch_splits(data_root: Path, base_url: str | None, force: bool) -> None:
 @click.option("--ids-only", is_flag=True, help="Compare ids only; do not open images.")
 @click.option("--phash-max", type=int, default=None, help="Largest pHash Hamming distance.")
 @click.option("--dhash-max", type=int, default=None, help="Largest dHash Hamming distance.")
+@click.option("--allow-modified-splits", is_flag=True,
+              help="Read a pinned split file even when it differs from the paper's.")
 def overlap(a: str, b: str, data_root: Path | None, splits_dir: Path | None, out: Path,
-            ids_only: bool, phash_max: int | None, dhash_max: int | None) -> None:
+            ids_only: bool, phash_max: int | None, dhash_max: int | None,
+            allow_modified_splits: bool) -> None:
     """Images shared by A and B: each a folder, or DATASET[:SPLIT] (default: all splits).
 
     Matches by id, by identical file or pixels, and by perceptual hash (robust to
     resizing and re-encoding). Writes one CSV row per pair.
     """
     from harness.datasets import overlap as ov
+    from harness.datasets.splitfiles import allowing_modified
 
-    items_a = _items(a, data_root, splits_dir)
-    items_b = _items(b, data_root, splits_dir)
+    with allowing_modified(allow_modified_splits):
+        items_a = _items(a, data_root, splits_dir)
+        items_b = _items(b, data_root, splits_dir)
     if not ids_only:
         ov.hash_items(items_a)
         ov.hash_items(items_b)

@@ -73,6 +73,14 @@ def test_a_relabelled_row_is_refused_by_name_then_allowed_and_recorded(ham_root:
         run = json.loads((tmp_path / "out/zeroshot/ham10000/chance/run.json").read_text())
         noted = [n for n in run["data"]["notes"] if str(split) in n]
         assert len(noted) == 1 and "differs from the paper's" in noted[0], run["data"]["notes"]
+        # `harness data overlap` reads the same file: refused alike, allowed with the flag
+        overlap = ("data", "overlap", "ham10000:test", "ham10000:test", "--ids-only",
+                   "--data-root", str(ham_root), "--out", "pairs.csv")
+        assert_one_sentence(harness(*overlap, cwd=tmp_path), 1,
+                            (str(split), "--allow-modified-splits"))
+        allowed = harness(*overlap, "--allow-modified-splits", cwd=tmp_path)
+        assert allowed.returncode == 0, allowed.stderr[-2000:]
+        assert "1511 images" in allowed.stdout and (tmp_path / "pairs.csv").exists()
     finally:
         split.unlink()
         split.symlink_to(shared_or_skip() / HAM_SPLIT)
