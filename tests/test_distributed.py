@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.cli_helpers import REPO, harness_env, run_harness
 
@@ -37,6 +38,8 @@ def count_lines(folder: Path) -> int:
     return sum(len(p.read_text().splitlines()) for p in folder.glob("predictions*.jsonl"))
 
 
+# Slow: two ranks completing and scoring once stays in the normal suite.
+@pytest.mark.slow
 def test_two_ranks_killed_then_resumed_by_one_process(plugin_site: Path, tmp_path: Path) -> None:
     env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
     folder = tmp_path / "dp/vqa/demo/mean-colour"

@@ -23,6 +23,8 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
+# Slow: the normal suite's kill-and-resume check is tests/reliability/test_crash.py (4 points).
+@pytest.mark.slow
 def test_killed_run_resumes_with_every_sample_once(plugin_site: Path, tmp_path: Path) -> None:
     env = harness_env(PYTHONPATH=f"{REPO}:{plugin_site}")
     args = ("run", "--model", "mean-colour", "--task", "vqa/demo", "-M", "delay=0.02",
