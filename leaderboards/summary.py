@@ -47,8 +47,12 @@ def print_summary(results: Path, console: Any, tasks: Sequence[str] | None = Non
 
     header, rows = summary_table(results, tasks)
     table = Table(title=f"Leaderboard ({results})")
-    for col in header:  # task names are folded onto two lines, never cut
-        table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
+    for col in header:  # task, variant and metric on lines of their own; never cut
+        if col == "model":  # model names whole: they are what a reader looks up
+            table.add_column(col, no_wrap=True)
+            continue
+        shown = col.replace("+", "\n+").replace(" ", "\n")
+        table.add_column(shown, justify="right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     Console().print(table)

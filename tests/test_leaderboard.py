@@ -346,3 +346,22 @@ def test_built_from_real_demo_runs(tmp_path: Path) -> None:
     assert "`--limit 24`" in docs["vqa.md"]
     assert "### By sex" in docs["fairness.md"]
     assert build.check(results, tmp_path / "boards").stale == []
+
+
+def test_the_terminal_summary_keeps_model_names_whole_and_breaks_task_names_at_their_parts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.leaderboards.summary import print_summary
+
+    results = tmp_path / "results"
+    counts = {"Nevus": 3, "Melanoma": 1}
+    for folder in ("probe/demo", "probe/demo+protocol=sound"):
+        for model in ("alpha", "a-rather-long-model-name"):
+            write_run(results, "probe/demo", model, "probe", "demo",
+                      {"overall": {"accuracy": 0.5}, "label_counts": counts}, folder=folder)
+    monkeypatch.setenv("COLUMNS", "60")
+    print_summary(results, None)
+    out = capsys.readouterr().out
+    assert "a-rather-long-model-name" in out  # on one line, not folded
+    assert max(len(line) for line in out.splitlines()) <= 60
+    assert "+protocol=sound" in out and "probe/demo+" not in out, out  # its own line
