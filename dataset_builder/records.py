@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from harness.store import new_temp_file
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -36,10 +37,14 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temp file and rename so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    fd, tmp = new_temp_file(path.parent, f".{path.name}.")  # the umask's mode, not 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:

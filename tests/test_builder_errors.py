@@ -105,3 +105,20 @@ def test_library_needs_two_labelled_folders(tmp_path: Path) -> None:
         (refs / d).rmdir()
     r = CliRunner().invoke(cli, ["library", str(refs), str(tmp_path / "l.npz")])
     assert r.exit_code == 2 and "at least two sub-folders" in r.output
+
+
+def test_written_records_have_the_mode_of_any_new_file(tmp_path: Path) -> None:
+    """mkstemp's 0600 left a built dataset unreadable to the rest of a group (issue 18)."""
+    import os
+    import stat
+
+    from harness.dataset_builder.records import write_jsonl_atomic
+
+    old = os.umask(0o002)
+    try:
+        write_jsonl_atomic(tmp_path / "records.jsonl", [{"id": "a"}, {"id": "b"}])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "records.jsonl").stat().st_mode) == 0o664
+    assert [r["id"] for r in read_jsonl(tmp_path / "records.jsonl")] == ["a", "b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]  # no temporary left
