@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.store import new_temp_file
+from harness.store import atomic_write_text
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -37,14 +36,7 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temp file and rename so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = new_temp_file(path.parent, f".{path.name}.")  # the umask's mode, not 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text, fsync=False)  # the umask's mode, not mkstemp's 0600
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:

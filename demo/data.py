@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.fingerprint import cache_home
 from harness.types import Sample
 
 VERSION = 2  # 2: answers worded per modality (ANSWERS)
@@ -112,8 +113,7 @@ class Record:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-harness" / f"demo-v{VERSION}"
+    return cache_home() / "derm-harness" / f"demo-v{VERSION}"
 
 
 def ensure(root: Path | None = None) -> tuple[Path, list[Record]]:

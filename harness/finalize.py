@@ -66,7 +66,7 @@ def finalize(
         record.warnings.append(tr.stopped)
     if not write_run:
         results.write(metrics_path, record)
-        return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failed))
+        return TaskOutcome(tr.task.name, tr.store.folder, record, tr.asked, tr.cached, len(failed))
     previous = _previous_run(run_path)
     old_identity = previous.model.identity if previous is not None else None
     identity = _identity(model) if model is not None else old_identity
@@ -102,7 +102,7 @@ def finalize(
         data=tr.task.data_report.to_dict() if tr.task.data_report is not None else None,
     )
     results.write(run_path, run_info)
-    return TaskOutcome(tr.task.name, tr.store.folder, record, 0, tr.cached, len(failed))
+    return TaskOutcome(tr.task.name, tr.store.folder, record, tr.asked, tr.cached, len(failed))
 
 
 def scores_key(tr: TaskRun, opts: RunOptions, by_id: dict[str, Prediction],

@@ -50,10 +50,14 @@ def file_stamp(path: Path) -> dict[str, Any]:
 HASH_CHUNK = 8 << 20
 
 
+def cache_home() -> Path:
+    """The user's cache folder: ``$XDG_CACHE_HOME``, else ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def hash_memo_path() -> Path:
     """Where file content hashes are remembered between runs (a small JSON file)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-harness" / "file-sha256.json"
+    return cache_home() / "derm-harness" / "file-sha256.json"
 
 
 def _stat_key(path: Path) -> list[int]:

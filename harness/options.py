@@ -25,21 +25,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import UsageError
 
-TRUE = ("1", "true", "yes", "on")
-FALSE = ("0", "false", "no", "off")
-
-
-def parse_bool(value: Any) -> bool:
-    """true/false from a bool or its usual spellings; ValueError otherwise."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise ValueError(f"{value!r} is not true/false")
-
 
 class Options(BaseModel):
     """The base of every plugin's options: no field means the plugin takes no options."""
@@ -114,6 +99,6 @@ def _type_name(annotation: Any) -> str:
         return "|".join(str(a) for a in args)
     if args and origin is not None:  # Optional[X], Annotated[X, ...], X | None
         named = [_type_name(a) for a in args if a is not type(None)]
-        if origin is not Literal and named and all(n != "NoneType" for n in named):
+        if named and all(n != "NoneType" for n in named):
             return named[0] if len(named) == 1 or origin is Annotated else " | ".join(named)
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")

@@ -204,7 +204,6 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                 tr.store.close()
             outcome = finalize(tr, key, opts, model, started,
                                metric_versions=metric_versions(registries), console=console)
-            outcome.asked = asked
             outcomes.append(outcome)
     finally:
         if model is not None and hasattr(model, "close"):
@@ -276,7 +275,8 @@ def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     label = f"{tr.task.name} · {getattr(model, 'name', '')}"
-    streak: list[str] = []  # reasons of the latest consecutive failures
+    # The latest failures in a row: how many, and how many of them end with one reason.
+    in_row, same, last = 0, 0, ""
     asked = 0
     with Progress(console, label, total=len(tr.pending)) as bar:
         for start in range(0, len(tr.pending), batch_size):
@@ -286,11 +286,16 @@ def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
             asked += len(idx)
             bar.advance(len(idx), failed=sum(not p.ok for p in preds))
             for p in preds:
-                streak = [*streak, failures.classify(p.error)[0]] if not p.ok else []
+                if p.ok:
+                    in_row = same = 0
+                    continue
+                reason = failures.classify(p.error)[0]
+                same = same + 1 if in_row and reason == last else 1
+                in_row, last = in_row + 1, reason
             limit = opts.max_consecutive_failures
-            if limit and len(streak) >= limit and len(set(streak[-limit:])) == 1:
-                tr.stopped = (f"stopped after {len(streak)} consecutive failures "
-                              f"({streak[-1]}); {len(tr.pending) - asked} samples were not "
+            if limit and same >= limit:
+                tr.stopped = (f"stopped after {in_row} consecutive failures "
+                              f"({last}); {len(tr.pending) - asked} samples were not "
                               "asked: fix the cause and rerun to ask them")
                 break
     return asked

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import HarnessError, LockedError
+from harness.errors import LockedError
 from harness.types import Prediction
 
 PREDICTIONS = "predictions.jsonl"
@@ -55,17 +55,23 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=True,
+                                       ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def atomic_write_text(path: Path, text: str, fsync: bool = True) -> None:
+    """``text`` to a new file in ``path``'s folder, then renamed over ``path``: a reader
+    sees the old file or the whole new one; nothing is left behind on failure."""
     fd, tmp = new_temp_file(path.parent, f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_finite(obj), fh, indent=2, sort_keys=True, ensure_ascii=False,
-                      allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            fh.write(text)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -80,15 +86,6 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, np.floating | np.integer):
         return _finite(obj.item())
     return obj
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not valid JSON ({exc}); delete it to regenerate") from exc
 
 
 class ResultStore:

@@ -76,11 +76,12 @@ def write(results: Path, out: Path, figures: bool = True,
     last good tables stay) unless ``skip_unreadable``: then the tables are written
     without it and overview.md names it.
     """
-    docs, problems = render(results, out)
+    runs, problems = collect(results)
     outcome = Outcome(problems=problems)
-    if problems and not skip_unreadable:
+    if problems and not skip_unreadable:  # decided before any document is built
         outcome.kept = True
         return outcome
+    docs = documents(runs, out, problems)
     out.mkdir(parents=True, exist_ok=True)
     names = {d.name for d in docs}
     for old in generated_files(out):

@@ -102,11 +102,9 @@ class Run:
         """The decoding preset this run's protocol uses for its task kind."""
         if self.protocol is None:
             return DEFAULT_DECODING
-        from harness.protocol import value
+        from harness.protocol import default_decoding
 
-        kind = "zeroshot" if self.kind == "zeroshot" else "vqa"
-        return f"paper-{kind}" if value(f"{kind}.decoding.do_sample", self.protocol) \
-            else "greedy"
+        return default_decoding("zeroshot" if self.kind == "zeroshot" else "vqa", self.protocol)
 
     @property
     def decoding_preset(self) -> str | None:

@@ -22,8 +22,6 @@ from pydantic import Field, PositiveInt, field_validator
 from harness.errors import HarnessError, UsageError
 from harness.options import Options
 
-DTYPES = ("auto", "fp32", "fp16", "bf16")
-
 # -- options ------------------------------------------------------------------------------
 
 

@@ -28,7 +28,6 @@ version) or explicitly with ``harness convert SOURCE --output DIR``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,6 +37,7 @@ import click
 
 from harness import hookimpl
 from harness.errors import HarnessError, UsageError
+from harness.fingerprint import cache_home
 
 CONVERTER_VERSION = "2"
 RECORD = "harness_conversion.json"
@@ -85,8 +85,7 @@ def family_of(source: Path, config: dict[str, Any], family: str | None) -> str:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-harness" / "converted"
+    return cache_home() / "derm-harness" / "converted"
 
 
 def conversion_key(source: Path, family: str | None, vision_tower: str | None) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.protocol import default_decoding
 from harness.protocol.settings import SOUND_DECODING
 from harness.specs import DatasetSpec
 from harness.types import DECODING_PRESETS, Decoding, Sample
@@ -79,7 +80,7 @@ def decoding_for(task: str, kind: str, protocol: str, name: Any = None,
     name. Greedy answers are as long as the sound protocol allows, unless
     ``-T max_new_tokens=`` says otherwise."""
     if name is None:
-        name = "paper" if protocol == "paper" else "greedy"
+        name = default_decoding(kind, protocol)
     name = as_choice(task, "decoding", name, ("paper", *DECODING_PRESETS))
     preset = DECODING_PRESETS[f"paper-{kind}" if name == "paper" else name]
     if max_new_tokens is None and not preset.do_sample:

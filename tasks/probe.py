@@ -243,12 +243,11 @@ class ProbeTask(Task):
         train = by_split.get("train", [])
         if not train or "test" not in by_split:
             raise HarnessError(f"task '{self.name}': no answered train or test samples to probe")
-        X = {k: np.stack([np.asarray(predictions[s.id].output) for s in v])
-             for k, v in by_split.items()}
+        def features(part: Sequence[Sample]) -> np.ndarray:  # one stacked copy, in order
+            return np.stack([np.asarray(predictions[s.id].output) for s in part])
+
         grid, n_train = self.grid_set(train, by_split.get("val", []))
-        row = {s.id: i for i, s in enumerate(train + by_split.get("val", []))}
-        X_grid = np.concatenate([X["train"], X["val"]]) if "val" in X else X["train"]
-        X_grid = X_grid[[row[s.id] for s in grid]]
+        X_grid = features(grid)
         group_key = self.spec.extra.get("group_key")
         groups = None
         if self.folds == "grouped" and group_key:
@@ -262,7 +261,7 @@ class ProbeTask(Task):
             if split not in by_split:
                 continue
             part = by_split[split]
-            ev = evaluate_probe(fit, X[split], [s.label for s in part], labels)
+            ev = evaluate_probe(fit, features(part), [s.label for s in part], labels)
             res = score_classification(
                 [s.label or "" for s in part], ev["y_pred"], labels,
                 metrics=("accuracy", "balanced_accuracy", "precision_macro", "recall_macro",

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from harness.tasks.probe_torch import TorchProbe, resolve_device
+from harness.tasks.probe_torch import TorchProbe
 
 
 class TorchGrid:
@@ -33,12 +33,12 @@ class TorchGrid:
                  tol: float, max_iter: int) -> None:
         self.classes, self.grid = classes, np.asarray(grid, dtype=float)
         self.tol, self.max_iter = tol, max_iter
-        self.device = resolve_device(device)
         codes = np.searchsorted(classes, labels)
         self.refit_rows = np.arange(len(labels)) if refit_rows is None else refit_rows
         self.probe = TorchProbe(X, codes, len(classes),
                                 [tr for tr, _ in splits] + [self.refit_rows],
-                                device=self.device, seed=seed)
+                                device=device, seed=seed)
+        self.device = str(self.probe.device)
         n_f, n_c = len(splits), len(self.grid)
         folds, start = np.arange(n_f), None
         self.thetas, self.unconverged = [], []  # per C: (n_f, d + 1, K); folds not converged
@@ -80,5 +80,4 @@ class TorchGrid:
         clf = LogisticRegression(C=float(self.grid[best]), max_iter=self.max_iter, tol=self.tol)
         clf.classes_, clf.coef_, clf.intercept_ = fit_classes, W, b
         clf.n_features_in_, clf.n_iter_ = W.shape[1], np.array([sol.n_iter[0]])
-        self.refit_status = sol.status[0]
         return Pipeline([("scaler", scaler), ("clf", clf)])

@@ -58,8 +58,6 @@ class Pairs:
 @dataclass
 class LbfgsResult:
     theta: Any  # (P, ...) the last accepted point of each problem
-    f: Any  # (P,) float64 objective there
-    gmax: Any  # (P,) largest gradient entry there
     n_iter: list[int]
     status: list[str]  # per problem: "converged", "max_iter" or "stalled"
     pairs: Pairs  # each problem's pairs where it stopped, to continue from
@@ -84,8 +82,6 @@ def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol
 
     n_prob, dev = theta0.shape[0], theta0.device
     out_theta = theta0.clone()
-    out_f = torch.zeros(n_prob, dtype=torch.float64, device=dev)
-    out_gmax = torch.zeros(n_prob, dtype=torch.float64, device=dev)
     n_iter, status = [0] * n_prob, [""] * n_prob
     # State of the active problems only; ``ids`` maps its rows to problem numbers.
     ids = torch.arange(n_prob, device=dev)
@@ -104,7 +100,7 @@ def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol
         for j in torch.nonzero(done).flatten().tolist():
             i = int(ids[j])
             status[i] = status[i] or "converged"
-            out_theta[i], out_f[i], out_gmax[i] = theta[j], f[j], gmax[j]
+            out_theta[i] = theta[j]
             # Stored oldest first, so that a continuation starts writing at slot 0.
             out.S[:, i], out.Y[:, i] = S[:, j].roll(-slot, 0), Y[:, j].roll(-slot, 0)
             out.rho[:, i], out.gamma[i] = rho[:, j].roll(-slot, 0), gamma[j]
@@ -145,8 +141,7 @@ def minimize(theta0: Any, evaluate: Evaluate, precondition: Precondition, *, tol
             elif not done[j] and n_iter[i] >= max_iter:
                 status[i] = "max_iter"
                 done[j] = True
-    return LbfgsResult(theta=out_theta, f=out_f, gmax=out_gmax, n_iter=n_iter, status=status,
-                       pairs=out)
+    return LbfgsResult(theta=out_theta, n_iter=n_iter, status=status, pairs=out)
 
 
 def _bind(precondition: Precondition, ids: Any) -> Callable[[Any], Any]:

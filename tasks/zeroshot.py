@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,16 +101,17 @@ class ZeroShotTask(Task):
         self.capability = "generate" if self.mode == "generate" else "score_choices"
         self.shuffle, self.seed = bool(shuffle), int(seed)
         self.decoding = decoding_for(name, "zeroshot", self.protocol, decoding, max_new_tokens)
-        self.matcher = matcher or self.protocol
-        self.candidates = candidates or ("paper" if self.protocol == "paper" else "dataset")
-        self.bootstrap = int(bootstrap)
+        # (matcher, candidates) the protocol implies; -T options override each
         self._defaults = (self.protocol, "paper" if self.protocol == "paper" else "dataset")
+        self.matcher = matcher or self._defaults[0]
+        self.candidates = candidates or self._defaults[1]
+        self.bootstrap = int(bootstrap)
 
     @property
     def spec(self) -> Any:
         return self.dataset_spec()
 
-    @property
+    @cached_property  # read for every answer; fixed once the task is built
     def classes(self) -> tuple[str, ...]:
         """The candidates in prompt order: the authors' list, or the dataset's vocabulary."""
         vocabulary = tuple(self.spec.classes)

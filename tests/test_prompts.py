@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugin_manager import get_registries
-from harness.runner import RunOptions, build_task
+from tests.load import task as build
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts.json"
 # The default protocol is `paper`; `+sound` keys are the same tasks under `--protocol sound`.
@@ -31,13 +30,11 @@ TASKS = {
 
 
 def current() -> dict[str, dict]:
-    regs = get_registries()
     out = {}
     for key, options in TASKS.items():
         options = dict(options)
         protocol = options.pop("protocol", "paper")
-        task = build_task(regs, key.split("+")[0], options,
-                          RunOptions(model="", tasks=[], protocol=protocol))
+        task = build(key.split("+")[0], protocol=protocol, **options)
         sample = task.load_samples(None)[-1]
         req = task.build_request(sample)
         out[key] = {

@@ -320,7 +320,6 @@ ORIGINAL_ARCH = {"mistral": ("LlavaMistralForCausalLM", "llava_mistral"),
 
 
 def build_original_llava(folder: Path, text: str = "mistral", seed: int = 0,
-                         tower_in_checkpoint: bool = True,
                          tower_folder: Path | None = None,
                          drop_keys: Sequence[str] = ()) -> Path:
     """A checkpoint as the original LLaVA code saves it (LLaVA-Med, SkinVL, HuatuoGPT-Vision).
@@ -330,7 +329,7 @@ def build_original_llava(folder: Path, text: str = "mistral", seed: int = 0,
     placeholder id instead), renamed to the original key names:
     ``model.layers.*`` / ``lm_head`` for the language model, ``model.mm_projector.{0,2}``
     for the two-layer GELU projector and ``model.vision_tower.vision_tower.vision_model.*``
-    for the CLIP tower (left out with ``tower_in_checkpoint=False``). The config carries
+    for the CLIP tower. The config carries
     the original ``mm_*`` fields. The CLIP tower itself (config and the same weights) lives
     in ``tower_folder``, named by ``mm_vision_tower`` as the original code names a Hub id.
     """
@@ -358,8 +357,6 @@ def build_original_llava(folder: Path, text: str = "mistral", seed: int = 0,
             layer = "0" if ".linear_1." in key else "2"
             new = f"model.mm_projector.{layer}." + key.rsplit(".", 1)[1]
         elif key.startswith("model.vision_tower."):
-            if not tower_in_checkpoint:
-                continue
             new = "model.vision_tower.vision_tower.vision_model." + key.removeprefix(
                 "model.vision_tower.")
         else:

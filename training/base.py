@@ -62,14 +62,15 @@ def conversation_format(name: str) -> tuple[str | None, str | None, bool]:
 
     pad = value("train.image_aspect_ratio", "paper") == "pad"
     try:
-        if name == "v1":
-            from harness.plugins.llava import VICUNA_SYSTEM, VICUNA_TEMPLATE
-
-            return VICUNA_TEMPLATE, VICUNA_SYSTEM, pad
-        if name == "mistral_instruct":
-            from harness.plugins.skinvl import FAMILY
-
-            return FAMILY.chat_template, None, pad
+        from harness.plugins.chat_templates import (
+            LLAVA_MED_TEMPLATE,
+            VICUNA_SYSTEM,
+            VICUNA_TEMPLATE,
+        )
     except ImportError:
         return None, None, False
+    if name == "v1":
+        return VICUNA_TEMPLATE, VICUNA_SYSTEM, pad
+    if name == "mistral_instruct":  # SkinVL's evaluation template, LLaVA-Med's
+        return LLAVA_MED_TEMPLATE, None, pad
     raise UsageError(f"unknown conversation '{name}' (v1 or mistral_instruct)")

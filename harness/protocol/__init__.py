@@ -22,7 +22,7 @@ from harness.protocol.settings import (
 )
 
 __all__ = ["AUTHORS", "BY_KEY", "CANDIDATES", "DEFAULT_PROTOCOL", "PROTOCOLS", "SETTINGS",
-           "Setting", "candidates", "check", "value"]
+           "Setting", "candidates", "check", "default_decoding", "value"]
 
 
 def check(protocol: Any, where: str = "--protocol") -> str:
@@ -36,6 +36,12 @@ def check(protocol: Any, where: str = "--protocol") -> str:
 def value(key: str, protocol: str) -> Any:
     """A setting's value under ``protocol``."""
     return BY_KEY[key].value(check(protocol))
+
+
+def default_decoding(kind: str, protocol: str) -> str:
+    """The decoding preset a ``vqa`` or ``zeroshot`` task sends under ``protocol`` unless
+    told otherwise: the authors' script's (``paper-<kind>``), or greedy."""
+    return f"paper-{kind}" if value(f"{kind}.decoding.do_sample", protocol) else "greedy"
 
 
 def candidates(dataset: str) -> tuple[str, ...] | None:

@@ -280,5 +280,3 @@ PAPER_MIXTURE_TOTALS = {"skinvl-pub": "149k (section 3.3)", "skinvl-pubmm": "171
                         "skinvl-mm": "21.8k (section 3.3)"}
 
 
-def setting(key: str) -> Setting:
-    return BY_KEY[key]

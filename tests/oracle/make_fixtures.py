@@ -15,11 +15,12 @@ the upstream code and of the network.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from harness.fingerprint import cache_home
 
 HERE = Path(__file__).resolve().parent
 # transformers as each code base pins it: LLaVA-Med's pyproject.toml (4.36.2; MM-Skin
@@ -40,8 +41,7 @@ IMAGE_SIZES = {"wide.png": (61, 37), "tall.png": (37, 58), "square.png": (40, 40
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "derm-harness-oracle"
+    return cache_home() / "derm-harness-oracle"
 
 
 def run(*cmd: str | Path, cwd: Path | None = None) -> None:
