@@ -251,7 +251,8 @@ class ProbeTask(Task):
         out.update({k: v for k, v in out["splits"]["test"].items() if k != "groups"} | {
             "groups": out["splits"]["test"].get("groups", {})})
         out["sizes"] = {k: len(v) for k, v in by_split.items()}
-        out["protocol"] = {"name": self.protocol, **self.scoring_config(), "grid_size": len(grid),
+        # How this fit was made (the protocol itself is the plan's, recorded once)
+        out["fit_settings"] = {**self.scoring_config(), "grid_size": len(grid),
                            "grouped_by": group_key if groups is not None else None}
         out["label_counts"] = dict(Counter(s.label or "" for s in samples if s.split == "test"))
         return out

@@ -225,7 +225,7 @@ class ZeroShotTask(Task):
                                           registry=self.metric_registry())
             result["match_counts"] = {"likelihood": len(extras)}
             result["scoring"] = {"matcher": "likelihood", "also_reported": [],
-                                 "protocol": self.protocol, "candidates": self.candidates}
+                                 "candidates": self.candidates}
             result["label_counts"] = dict(Counter(s.label or "" for s in samples))
             return result
         # Matched again from the stored answers, so `harness score` applies the current rules.
@@ -252,7 +252,7 @@ class ZeroShotTask(Task):
             if label is None
         ][:MAX_LISTED]
         result["scoring"] = {"matcher": self.matcher, "also_reported": [other],
-                             "protocol": self.protocol, "candidates": self.candidates,
+                             "candidates": self.candidates,
                              "precision": {"paper": "precision_macro_union",
                                            "true classes": "precision_macro"}}
         return result

@@ -59,7 +59,7 @@ def test_paper_probe_is_the_authors_grid_search(tmp_path: Path) -> None:
     accuracy = float(np.mean(final.predict(X_test) == np.array([s.label for s in by["test"]])))
     assert out["overall"]["accuracy"] == pytest.approx(accuracy)
     assert out["probe"]["n_refit"] == n_train and out["probe"]["n_samples"] == pool
-    assert out["protocol"]["folds"] == "plain" and out["protocol"]["grid_on"] == "train+val"
+    assert out["fit_settings"]["folds"] == "plain" and out["fit_settings"]["grid_on"] == "train+val"
 
 
 def test_sound_probe_searches_the_training_split_only() -> None:
@@ -68,7 +68,7 @@ def test_sound_probe_searches_the_training_split_only() -> None:
     train = [s for s in samples if s.split == "train"]
     out = task.score(samples, features(samples, list(task.spec.classes)))
     assert out["probe"]["n_samples"] == out["probe"]["n_refit"] == len(train)
-    assert out["protocol"]["val"] == "dataset" and out["protocol"]["folds"] == "grouped"
+    assert out["fit_settings"]["val"] == "dataset" and out["fit_settings"]["folds"] == "grouped"
 
 
 def test_grouped_folds_are_a_named_option_recorded_in_run_json(tmp_path: Path) -> None:
