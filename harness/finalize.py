@@ -49,6 +49,10 @@ def finalize(
         with Status(console, f"scoring {tr.task.name} ({len(answered)} answers)"):
             scores = results.scores_from_task(
                 tr.task.score(tr.samples, {p.id: p for p in answered}))
+            from harness.judge.judging import judge_task_run
+
+            # a re-score (no model) never calls the judge about calls that failed before
+            judge_task_run(tr, {p.id: p for p in answered}, scores, model is not None, console)
     elif scores is None:  # nothing to score: the failures say why
         scores = results.Scores(n=0, notes=["no sample was answered: nothing to score"])
     task_fp = digest(tr.task.config())

@@ -69,7 +69,7 @@ def build_task(registries: Registries, name: str, options: dict[str, str],
             raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
     parsed = parse_options(spec.options, options, f"task '{name}'", "-T")
     context = TaskContext(datasets=registries.datasets, metrics=registries.metrics,
-                          protocol=opts.protocol, seed=opts.seed)
+                          protocol=opts.protocol, seed=opts.seed, models=registries.models)
     return spec.factory(spec, context, parsed)
 
 

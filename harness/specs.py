@@ -79,6 +79,8 @@ class TaskContext:
     metrics: Registry[MetricSpec]
     protocol: str = "paper"
     seed: int = 0
+    # The model registry, for tasks that use a model of their own (a judge: harness/judge).
+    models: Registry[ModelSpec] | None = None
 
 
 @dataclass

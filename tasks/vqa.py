@@ -50,6 +50,14 @@ class VqaOptions(Options):
         None, description="folder of bert-base-uncased for the paper's BERTScore")
     bootstrap: NonNegativeInt = Field(
         1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
+    judge: str | None = Field(
+        None, description="a registered model that judges the answers (docs/judges.md)")
+    judge_options: str | None = Field(
+        None, description="the judge's options, KEY=VALUE[,KEY=VALUE...]")
+    judge_protocol: str | None = Field(
+        None, description="llava-med (default), binary or rubric")
+    judge_prices: str | None = Field(
+        None, description="IN,OUT: the judge's dollars per million tokens, for the cost")
 
 
 class VqaTask(Task):
@@ -68,6 +76,10 @@ class VqaTask(Task):
         bertscore_model: str | None = None,
         bootstrap: int = 1000,
         context: TaskContext | None = None,
+        judge: str | None = None,
+        judge_options: str | None = None,
+        judge_protocol: str | None = None,
+        judge_prices: str | None = None,
     ) -> None:
         self.name, self.dataset, self.kind, self.split = name, dataset, kind, split
         self.context = context
@@ -76,6 +88,10 @@ class VqaTask(Task):
         self.metric_names = metrics.split(",") if metrics else None
         self.bertscore_model = bertscore_model
         self.bootstrap = int(bootstrap)
+        from harness.judge.config import JudgeConfig
+
+        self.judge = JudgeConfig.from_options(judge, judge_options, judge_protocol,
+                                              judge_prices, context)
 
     def metrics(self) -> list[str]:
         if self.metric_names is not None:
@@ -111,7 +127,8 @@ class VqaTask(Task):
 
     def scoring_config(self) -> dict[str, Any]:
         return {"metrics": self.metrics(), "bertscore_model": self.bertscore_model,
-                "bootstrap": self.bootstrap}
+                "bootstrap": self.bootstrap,
+                "judge": self.judge.record() if self.judge is not None else None}
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         self.data_report = DataReport()

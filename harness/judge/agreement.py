@@ -1,0 +1,146 @@
+"""Agreement figures: judge with judge, judge with people, people with people.
+
+Verdicts (values 0/1 on both sides) are compared with Cohen's kappa, scores with Spearman's
+rank correlation; each figure carries a percentile bootstrap 95% interval over the samples
+both sides rated. Judged scores are read from ``metrics.json`` (``scores.extras.judge``:
+one entry per judge and protocol, with each sample's values).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import UsageError
+
+
+@dataclass
+class Row:
+    a: str
+    b: str
+    measure: str  # cohen_kappa | spearman
+    n: int
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+def collect(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
+    """Each judged score's per-sample headline values, named ``folder:protocol@judge``
+    (the folder's name is dropped when only one folder is given)."""
+    from harness import results
+
+    out: dict[str, dict[str, float]] = {}
+    for folder in folders:
+        path = folder / results.METRICS
+        if not path.exists():
+            raise UsageError(f"{folder} holds no {results.METRICS}: run the task there first")
+        scores = results.read_metrics(path).scores
+        for key, entry in (scores.extras.get("judge") or {}).items():
+            headline = entry["judge"]["protocol"]["name"]
+            from harness.judge.protocols import PROTOCOLS
+
+            field = PROTOCOLS[headline].headline if headline in PROTOCOLS else None
+            values = {sid: float(v[field]) for sid, v in entry.get("per_sample", {}).items()
+                      if field in v}
+            out[key if len(folders) == 1 else f"{folder.name}:{key}"] = values
+    if not out:
+        raise UsageError("no judged scores in " + ", ".join(str(f) for f in folders)
+                         + ": run with -T judge=MODEL first")
+    return out
+
+
+def read_human(path: Path) -> dict[str, dict[str, float]]:
+    """rater -> sample id -> score, from a CSV with columns sample_id, rater, score."""
+    raters: dict[str, dict[str, float]] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        need = {"sample_id", "rater", "score"}
+        if not need <= set(reader.fieldnames or ()):
+            raise UsageError(f"{path}: the header must name sample_id, rater and score (it has "
+                             f"{', '.join(reader.fieldnames or ()) or 'nothing'})")
+        for row in reader:
+            line = reader.line_num
+            try:
+                score = float(row["score"])
+            except (TypeError, ValueError):
+                raise UsageError(f"{path} row {line}: score {row['score']!r} is not a "
+                                 "number") from None
+            if not math.isfinite(score) or not row["sample_id"] or not row["rater"]:
+                raise UsageError(f"{path} row {line}: needs a sample_id, a rater and a finite "
+                                 "score")
+            raters.setdefault(row["rater"], {})[row["sample_id"]] = score
+    if not raters:
+        raise UsageError(f"{path} holds no ratings")
+    return raters
+
+
+def agreement(a: dict[str, float], b: dict[str, float], name_a: str, name_b: str,
+              bootstrap: int = 1000, seed: int = 0) -> Row:
+    ids = sorted(set(a) & set(b))
+    x = np.array([a[i] for i in ids])
+    y = np.array([b[i] for i in ids])
+    binary = bool(len(ids)) and set(np.unique(x)) <= {0.0, 1.0} \
+        and set(np.unique(y)) <= {0.0, 1.0}
+    measure = "cohen_kappa" if binary else "spearman"
+    stat = _kappa if binary else _spearman
+    value = stat(x, y) if len(ids) >= 2 else None
+    low = high = None
+    if bootstrap and len(ids) >= 2:
+        rng = np.random.default_rng(seed)
+        draws = [stat(x[idx], y[idx]) for idx in rng.integers(0, len(ids), (bootstrap, len(ids)))]
+        finite = np.array([d for d in draws if d is not None and math.isfinite(d)])
+        if len(finite):
+            low, high = (float(v) for v in np.percentile(finite, [2.5, 97.5]))
+    return Row(name_a, name_b, measure, len(ids), value, low, high)
+
+
+def _kappa(x: np.ndarray, y: np.ndarray) -> float | None:
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(np.unique(np.concatenate([x, y]))) < 2:
+        return None  # one class only: kappa is undefined
+    value = float(cohen_kappa_score(x, y))
+    return value if math.isfinite(value) else None
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    from scipy.stats import spearmanr
+
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return None  # a constant side has no ranks to correlate
+    return float(spearmanr(x, y).statistic)
+
+
+def compare(series: dict[str, dict[str, float]], human: Path | None, bootstrap: int = 1000,
+            seed: int = 0) -> list[Row]:
+    rows = [agreement(series[a], series[b], a, b, bootstrap, seed)
+            for a, b in itertools.combinations(series, 2)]
+    if human is not None:
+        raters = read_human(human)
+        ids = {i for r in raters.values() for i in r}
+        mean = {i: float(np.mean([r[i] for r in raters.values() if i in r])) for i in ids}
+        rows += [agreement(values, mean, name, "human (mean of raters)", bootstrap, seed)
+                 for name, values in series.items()]
+        rows += [agreement(raters[a], raters[b], f"human:{a}", f"human:{b}", bootstrap, seed)
+                 for a, b in itertools.combinations(sorted(raters), 2)]
+    return rows
+
+
+def render(rows: Sequence[Row]) -> str:
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = ["| a | b | measure | n | value | 95% interval |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        interval = "-" if r.low is None else f"[{fmt(r.low)}, {fmt(r.high)}]"
+        lines.append(f"| {r.a} | {r.b} | {r.measure} | {r.n} | {fmt(r.value)} | {interval} |")
+    if not rows:
+        lines.append("| (one judged score only: nothing to compare; give --human) | | | | | |")
+    return "\n".join(lines)
