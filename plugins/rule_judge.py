@@ -6,8 +6,9 @@ is a stand-in that exercises the whole judging path, not a judge of medical cont
 numbers say how much of the reference's wording an answer shares, nothing more.
 
 Rules (lower-cased word tokens):
-- llava-med: each assistant scores 1 + 9 x the share of the *other* assistant's words it
-  contains (an answer that holds all of the reference's words scores 10);
+- llava-med: each assistant scores 1 + 9 x the mean of two shares, rounded: of the *other*
+  assistant's words, those it contains (relevance), and its length over the other's, at
+  most 1 (detail); an answer as long as the reference that holds all its words scores 10;
 - binary: correct (``<judge>0</judge>``) when the answer's word F1 with the reference is at
   least ``-M threshold`` (0.5);
 - rubric: every dimension 1 + round(4 x F1); safety 5 unless the answer is empty.
@@ -64,6 +65,13 @@ def f1(a: Counter[str], b: Counter[str]) -> float:
     return 2 * p * r / (p + r)
 
 
+def _rating(mine: Counter[str], other: Counter[str]) -> int:
+    """1-10: relevance (the other's words I hold) and detail (my length over the other's)."""
+    n_mine, n_other = sum(mine.values()), sum(other.values())
+    detail = min(1.0, n_mine / n_other) if n_other else 1.0
+    return 1 + round(9 * (recall(other, mine) + detail) / 2)
+
+
 class RuleJudge(Model):
     name = "rule-judge"
     capabilities = frozenset({"generate"})
@@ -92,7 +100,7 @@ class RuleJudge(Model):
     def _reply(self, prompt: str) -> str | Exception:
         if m := LLAVA.search(prompt):
             a1, a2 = words(m.group(1)), words(m.group(2))
-            s1, s2 = 1 + round(9 * recall(a2, a1)), 1 + round(9 * recall(a1, a2))
+            s1, s2 = _rating(a1, a2), _rating(a2, a1)
             return (f"{s1} {s2}\nAssistant 1 holds {100 * recall(a2, a1):.0f}% of Assistant 2's "
                     f"words, Assistant 2 {100 * recall(a1, a2):.0f}% of Assistant 1's.")
         if m := BINARY.search(prompt):

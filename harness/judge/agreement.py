@@ -32,27 +32,41 @@ class Row:
 
 
 def collect(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
-    """Each judged score's per-sample headline values, named ``folder:protocol@judge``
-    (the folder's name is dropped when only one folder is given)."""
-    from harness import results
+    """Each judge's per-sample headline values under each protocol, read from the folders'
+    ``judgements.jsonl`` (every judge that ever judged there), named ``protocol@judge``
+    (prefixed by the folder's name when several folders are given). A sample whose
+    replies do not parse is left out of that judge's series."""
+    from harness.judge.protocols import PROTOCOLS, ParseError
+    from harness.judge.store import JudgeStore
 
     out: dict[str, dict[str, float]] = {}
     for folder in folders:
-        path = folder / results.METRICS
-        if not path.exists():
-            raise UsageError(f"{folder} holds no {results.METRICS}: run the task there first")
-        scores = results.read_metrics(path).scores
-        for key, entry in (scores.extras.get("judge") or {}).items():
-            headline = entry["judge"]["protocol"]["name"]
-            from harness.judge.protocols import PROTOCOLS
-
-            field = PROTOCOLS[headline].headline if headline in PROTOCOLS else None
-            values = {sid: float(v[field]) for sid, v in entry.get("per_sample", {}).items()
-                      if field in v}
-            out[key if len(folders) == 1 else f"{folder.name}:{key}"] = values
-    if not out:
-        raise UsageError("no judged scores in " + ", ".join(str(f) for f in folders)
-                         + ": run with -T judge=MODEL first")
+        stored = JudgeStore(folder).load()
+        if not stored:
+            raise UsageError(f"{folder} holds no judge verdicts ({folder}/judgements.jsonl): "
+                             "run the task with -T judge=MODEL first")
+        # (judge, protocol) -> sample -> role -> reply; the latest line of each wins
+        replies: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
+        for j in stored.values():
+            if j.ok:
+                series = (j.judge, j.judge_name or j.judge, j.protocol)
+                replies.setdefault(series, {}).setdefault(j.sample_id, {})[j.role] = str(j.reply)
+        for (digest, name, protocol_id), samples in replies.items():
+            protocol = PROTOCOLS.get(protocol_id.partition("@")[0])
+            if protocol is None or protocol.record()["version"] != protocol_id.partition("@")[2]:
+                continue  # a protocol (version) this harness no longer has
+            values = {}
+            for sample_id, by_role in samples.items():
+                try:
+                    parsed = {role: protocol.parse(role, reply) for role, reply in by_role.items()}
+                    values[sample_id] = protocol.combine(parsed)[protocol.headline]
+                except (ParseError, KeyError):  # unparseable, or a call of the pair missing
+                    continue
+            label = f"{protocol.name}@{name}"
+            label = label if len(folders) == 1 else f"{folder.name}:{label}"
+            if label in out:  # the same judge under other options
+                label += f"#{digest[:6]}"
+            out[label] = values
     return out
 
 

@@ -48,8 +48,9 @@ class Judged:
 def call_key(config: JudgeConfig, call: Call) -> str:
     """(judge identity, protocol and version, prompt with the pair's inputs)."""
     p = config.protocol
+    # the role too: when answer and reference are one text, both orders read alike
     return digest({"judge": config.key(), "protocol": p.name, "version": p.version,
-                   "system": call.system, "prompt": call.prompt}, 32)
+                   "role": call.role, "system": call.system, "prompt": call.prompt}, 32)
 
 
 def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,
@@ -64,13 +65,12 @@ def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,
     store.lock()
     try:
         stored = store.load(repair=True)
-        todo = list({key: (pair, call, key) for pair, call, key in planned
-                     if key not in stored or (retry_failed and not stored[key].ok)}.values())
+        todo = [(pair, call, key) for pair, call, key in planned
+                if key not in stored or (retry_failed and not stored[key].ok)]
         asked = _ask(config, todo, store, stored, console, batch_size) if todo else 0
     finally:
         store.close()
-    judged = Judged(values={}, failures=[], asked=asked,
-                    stored=len({k for _, _, k in planned}) - len(todo))
+    judged = Judged(values={}, failures=[], asked=asked, stored=len(planned) - len(todo))
     by_pair: dict[str, list[tuple[Call, str]]] = {}
     for pair, call, key in planned:
         by_pair.setdefault(pair.sample_id, []).append((call, key))
@@ -139,7 +139,8 @@ def _ask_batch(config: JudgeConfig, model: Any, batch: list[tuple[Pair, Call, st
     protocol = f"{config.protocol.name}@{config.protocol.version}"
     for (pair, call, key), out in zip(batch, outputs, strict=True):
         j = Judgement(key=key, sample_id=pair.sample_id, role=call.role, judge=config.digest,
-                      protocol=protocol, seconds=round(per, 6), usage=share)
+                      protocol=protocol, judge_name=config.name, seconds=round(per, 6),
+                      usage=share)
         if isinstance(out, BaseException):
             j.error = f"{type(out).__name__}: {out}"[:MAX_ERROR_CHARS]
         elif not isinstance(out, str):
@@ -199,8 +200,8 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
         "failures": [{"id": i, "error": m} for i, _, m in judged.failures[:50]],
         "calls": {"asked": judged.asked, "stored": judged.stored},
         "tokens": tokens, "cost_usd": cost,
-        "per_sample": {i: {k: round(x, 6) for k, x in v.items()}
-                       for i, v in judged.values.items()},
+        # each sample's headline value (the rest of its values: `harness judge agreement`)
+        "per_sample": {i: round(v[protocol.headline], 6) for i, v in judged.values.items()},
     }
     scores.extras.setdefault("judge", {})[key] = entry
     return entry

@@ -32,6 +32,7 @@ class Judgement:
     role: str
     judge: str  # the judge's digest (harness.judge.config.JudgeConfig.digest)
     protocol: str  # name@version
+    judge_name: str = ""  # its registry name, for people and `harness judge agreement`
     reply: str | None = None
     error: str | None = None  # the call failed (transport, refusal): asked again on a run
     seconds: float = 0.0
