@@ -218,6 +218,13 @@ def _groups(failures: list[tuple[str, str, str]]) -> list[FailureGroup]:
     return sorted(groups.values(), key=lambda g: (-g.count, g.reason))
 
 
+def pair_of(sample: Any, question: str, output: Any) -> Pair:
+    """What the judge is shown of one answered sample (the image as its caption, where the
+    dataset has one, else its modality: LLaVA-Med's judge reads no image)."""
+    return Pair(sample.id, question, sample.answer or "", "" if output is None else str(output),
+                caption=str(sample.meta.get("caption") or sample.modality or ""))
+
+
 def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_failed: bool,
                    console: Any = None) -> None:
     """finalize's hook: judge the answered samples of a task that has a judge configured
@@ -231,9 +238,7 @@ def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_fail
         pred = answered.get(sample.id)
         if pred is None:
             continue
-        pairs.append(Pair(sample.id, request.prompt, sample.answer or "",
-                          "" if pred.output is None else str(pred.output),
-                          caption=str(sample.meta.get("caption") or sample.modality or "")))
+        pairs.append(pair_of(sample, request.prompt, pred.output))
         modality[sample.id] = sample.modality or "unknown"
     judged = judge_pairs(config, pairs, tr.store.folder, retry_failed, console)
     add_to_scores(config, judged, scores, len(tr.samples), modality)
