@@ -54,6 +54,7 @@ class JudgeConfig:
     datasets: Any = None
     seed: int = 0
     identity: Any = None  # the built judge's identity(), once it has been built
+    _digest: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_options(cls, judge: str | None, options: str | None, protocol: str | None,
@@ -101,7 +102,10 @@ class JudgeConfig:
 
     @property
     def digest(self) -> str:
-        return digest(self.key())
+        """A digest of ``key()`` (and of the protocol), computed once: every call uses it."""
+        if self._digest is None:
+            self._digest = digest({"judge": self.key(), "protocol": self.protocol.record()})
+        return self._digest
 
     def record(self) -> dict[str, Any]:
         """What run.json and metrics.json say about the judge."""

@@ -9,13 +9,13 @@ every verdict stored and never builds the judge.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.fingerprint import digest
 from harness.judge.config import JudgeConfig
 from harness.judge.protocols import Call, Pair, ParseError
 from harness.judge.store import Judgement, JudgeStore
@@ -47,10 +47,11 @@ class Judged:
 
 def call_key(config: JudgeConfig, call: Call) -> str:
     """(judge identity, protocol and version, prompt with the pair's inputs)."""
-    p = config.protocol
-    # the role too: when answer and reference are one text, both orders read alike
-    return digest({"judge": config.key(), "protocol": p.name, "version": p.version,
-                   "role": call.role, "system": call.system, "prompt": call.prompt}, 32)
+    # config.digest holds the judge's key and the protocol's name and version; the role
+    # too: when answer and reference are one text, both orders read alike. Fields joined by
+    # NUL (in no prompt) and hashed directly: a re-score computes one key per stored call.
+    text = "\0".join((config.digest, call.role, call.system or "", call.prompt))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,

@@ -44,6 +44,9 @@ class Judgement:
         return self.error is None and self.reply is not None
 
 
+FIELDS = frozenset(Judgement.__dataclass_fields__)
+
+
 class JudgeStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -88,16 +91,33 @@ class JudgeStore:
             if not complete:
                 return {}
         out: dict[str, Judgement] = {}
-        for i, raw in enumerate(complete.split(b"\n")):
+        lines = complete.split(b"\n")
+        try:  # one parse of the whole file (a re-score reads every line); per line on error
+            records = json.loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
+            if all(isinstance(r, dict) for r in records):
+                for rec in records:
+                    j = self._record(rec)
+                    out[j.key] = j
+                return out
+        except (ValueError, TypeError, KeyError):
+            out.clear()
+        for i, raw in enumerate(lines):
             if not raw.strip():
                 continue
             try:
                 rec = json.loads(raw)
-                j = Judgement(**{k: rec[k] for k in rec if k in Judgement.__dataclass_fields__})
+                j = self._record(rec)
                 out[j.key] = j
             except (ValueError, TypeError, KeyError):
                 self.bad_lines.append(f"{JUDGEMENTS} line {i + 1}")
         return out
+
+    @staticmethod
+    def _record(rec: dict[str, Any]) -> Judgement:
+        try:
+            return Judgement(**rec)
+        except TypeError:  # a field a later harness added: keep the known ones
+            return Judgement(**{k: v for k, v in rec.items() if k in FIELDS})
 
     def append(self, items: Iterable[Judgement]) -> None:
         if self._fh is None:
