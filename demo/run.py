@@ -65,9 +65,11 @@ def caption() -> str:
         "colour and border, so it stays far from 100%.",
         "- colour-lbp: the same colour and texture features as a frozen encoder, with a "
         "linear probe; the only probe row (knn-retrieval's features would repeat it).",
-        "- llava-med@rule-judge: LLaVA-Med's relative score (answer / reference x 100) given "
-        "by rule-judge, an offline stand-in that rates by shared words and length, not by "
-        "medical sense: it shows the judging path, not a judge's opinion (docs/judges.md).",
+        "- llava-med@rule-judge (results/leaderboards/vqa.md): LLaVA-Med's relative score "
+        "(answer / reference x 100) given by rule-judge, an offline stand-in that rates by "
+        "shared words and length, not by medical sense; a longer answer holding the "
+        "reference's words can pass 100. It shows the judging path, not a judge's opinion "
+        "(docs/judges.md).",
     ])
 
 

@@ -50,7 +50,7 @@ def test_offline_judge_writes_judged_scores(tmp_path: Path) -> None:
     m, entry = judged(folder)
     key = "llava-med@rule-judge"
     assert entry["judged"] == 8 and entry["coverage"] == 1.0 and entry["failed"] == 0
-    assert m.scores.overall[key] == pytest.approx(entry["overall"]["relative"])
+    assert m.scores.overall[key] == pytest.approx(entry["overall"]["relative"] / 100)
     assert m.scores.overall[key] > 0
     info = m.scores.metrics[key]
     assert info.params["judge"]["name"] == "rule-judge" and info.version == "llava-med@1"
@@ -122,7 +122,7 @@ def test_bad_judge_replies_are_failures_with_reasons(tmp_path: Path,
     assert entry["coverage"] == pytest.approx(2 / 6) and entry["failed"] == 4
     # failed pairs are not in the mean: no zero stands in for a missing verdict
     assert scores.overall["llava-med@openai-compatible"] == pytest.approx(
-        sum(v["relative"] for v in out.values.values()) / 2)
+        sum(v["relative"] for v in out.values.values()) / 2 / 100)
     asked = len(judge_server.requests())
     judge_server.configure(always={})
     again = judge_pairs(config, pairs, tmp_path, retry_failed=False)  # as `harness score`

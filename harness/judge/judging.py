@@ -174,7 +174,8 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
     key = judged_key(config)
     values = list(judged.values.values())
     summary = protocol.summarize(values)
-    scores.overall[key] = summary.get(protocol.headline)
+    headline = summary.get(protocol.headline)
+    scores.overall[key] = None if headline is None else headline * protocol.to_fraction
     scores.metrics[key] = MetricInfo(
         version=f"{protocol.name}@{protocol.version}", higher_is_better=True,
         params={"judge": config.key(), "protocol": protocol.record()},
@@ -184,7 +185,8 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
         for sample_id, v in judged.values.items():
             groups.setdefault(modality.get(sample_id, "unknown"), []).append(v[protocol.headline])
         for name, vals in groups.items():
-            scores.groups["modality"].setdefault(name, {})[key] = sum(vals) / len(vals)
+            scores.groups["modality"].setdefault(name, {})[key] = (
+                sum(vals) / len(vals) * protocol.to_fraction)
     tokens = {k: round(v, 3) for k, v in judged.usage.items()}
     cost = None
     if config.prices is not None:

@@ -54,6 +54,9 @@ class Protocol:
     sources: tuple[str, ...]
     headline: str  # the per-sample value averaged into the headline score
     scale: str  # what the headline's numbers mean
+    # the headline times this is its value in Scores.overall, where scores are fractions
+    # (the leaderboard shows x100): llava-med's percent / 100, the rubric's 1-5 / 5
+    to_fraction: float = 1.0
     max_new_tokens: int = 512
 
     def calls(self, pair: Pair) -> list[Call]:
@@ -263,7 +266,8 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
                     "relative score = model / reference x 100 (both orders asked)",
         sources=(f"{LLAVA_MED} llava/eval/eval_multimodal_chat_gpt_score.py:17-37",
                  f"{LLAVA_MED} llava/eval/summarize_gpt_review.py:20-37"),
-        scale="percent of the reference's rating (100: rated as good as the reference)"),
+        scale="percent of the reference's rating (100: rated as good as the reference); "
+              "in Scores.overall as a fraction (1.0)", to_fraction=0.01),
     Binary(
         name="binary", version="1", headline="correct",
         description="MedEvalKit's open-ended judge: same meaning as the reference? "
@@ -276,7 +280,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         description="the six dimensions DermBench rates dermatology narratives on, "
                     "integers 1-5, as a JSON object",
         sources=(DERMBENCH,),
-        scale="mean of six 1-5 ratings"),
+        scale="mean of six 1-5 ratings; in Scores.overall divided by 5", to_fraction=0.2),
 )}
 DEFAULT_PROTOCOL = "llava-med"
 
