@@ -60,8 +60,16 @@ def test_offline_judge_writes_judged_scores(tmp_path: Path) -> None:
                            else folder / results.RUN)
     assert run.task.scoring["judge"]["identity"]["name"] == "rule-judge"
     assert len((folder / JUDGEMENTS).read_text().splitlines()) == 16
-    again = run_harness("score", *[a for a in args if a != "--limit" and a != "8"][:6],
-                        "--task", "vqa/demo", "-T", "judge=rule-judge", *FAST_SCORING,
+    # the leaderboard's VQA table has a column of its own for the judged score
+    from harness.leaderboards import build
+
+    outcome = build.write(tmp_path / "results", tmp_path / "boards")
+    assert not outcome.problems
+    table = (tmp_path / "boards" / "vqa.md").read_text()
+    assert f"| {key} |" in table and f"Clinical<br>{key}" in table
+    assert f"{100 * m.scores.overall[key]:.2f}" in table
+    again = run_harness("score", "--model", "knn-retrieval", "--task", "vqa/demo",
+                        "--protocol", "sound", "-T", "judge=rule-judge", *FAST_SCORING,
                         cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert len((folder / JUDGEMENTS).read_text().splitlines()) == 16
@@ -183,3 +191,16 @@ def test_sigkill_while_judging_then_rerun_asks_each_missing_verdict_once(
                                                         "stored": len(kept)}
     lines = [json.loads(x) for x in store.read_text().splitlines()]
     assert len({x["key"] for x in lines}) == 20
+
+
+def test_a_model_judged_by_itself_is_flagged(tmp_path: Path) -> None:
+    from harness.runner import RunOptions, run
+
+    options = {"judge": "rule-judge", "metrics": "bleu4", "bootstrap": "0"}
+    (outcome,) = run(get_registries(), RunOptions(
+        model="majority", name="rule-judge", tasks=["vqa/demo"], output=tmp_path, limit=3,
+        protocol="sound", task_options=options))
+    assert outcome.metrics is not None
+    assert any("self-preference" in n for n in outcome.metrics.scores.notes)
+    (entry,) = outcome.metrics.scores.extras["judge"].values()
+    assert entry["self_judged"] is True

@@ -21,6 +21,7 @@ from harness.judge.protocols import Call, Pair, ParseError
 from harness.judge.store import Judgement, JudgeStore
 from harness.progress import Progress
 from harness.results import FailureGroup, MetricInfo, Scores
+from harness.runstate import safe_name
 from harness.types import Request
 
 MAX_ERROR_CHARS = 300
@@ -244,4 +245,9 @@ def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_fail
         pairs.append(pair_of(sample, request.prompt, pred.output))
         modality[sample.id] = sample.modality or "unknown"
     judged = judge_pairs(config, pairs, tr.store.folder, retry_failed, console)
-    add_to_scores(config, judged, scores, len(tr.samples), modality)
+    entry = add_to_scores(config, judged, scores, len(tr.samples), modality)
+    if tr.store.folder.name == safe_name(config.name).replace("/", "_"):
+        note = (f"{entry['key']}: the judge is the model judged; judges rate their own "
+                "answers higher (self-preference), so this score flatters it")
+        scores.notes.append(note)
+        entry["self_judged"] = True
