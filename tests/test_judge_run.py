@@ -10,6 +10,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,21 +88,39 @@ def server_args(server: ApiServer, limit: int, **extra: str) -> tuple[str, ...]:
             "-T", f"judge_options={server_options(server, **extra)}", *FAST_SCORING)
 
 
+def harness_cli(*args: str, cwd: Path) -> Any:
+    """`harness ARGS` in this process (the CLI's own parsing, errors and exit codes)."""
+    import os
+
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(old)
+
+
 def test_rescore_makes_no_judge_request(tmp_path: Path, judge_server: ApiServer) -> None:
     args = server_args(judge_server, 6)
-    done = run_harness("run", *args, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = harness_cli("run", *args, cwd=tmp_path)
+    assert done.exit_code == 0, done.output
     assert len(judge_server.requests()) == 12  # 6 pairs, both orders
+    assert "12 judge calls now, 0 stored" in done.output
     folder = tmp_path / FOLDER / "majority"
     _, first = judged(folder)
     assert first["tokens"] == {"completion_tokens": 12 * 5, "prompt_tokens": 12 * 10}
     score_args = [a for a in args if a not in ("--limit", "6")]
-    again = run_harness("score", *score_args, cwd=tmp_path)  # the scores' cache is used
-    assert again.returncode == 0, again.stderr
+    again = harness_cli("score", *score_args, cwd=tmp_path)  # the scores' cache is used
+    assert again.exit_code == 0, again.output
     for name in ("metrics.json", "metrics.partial.json"):  # scores gone: scored afresh
         (folder / name).unlink(missing_ok=True)
-    again = run_harness("score", *score_args, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    again = harness_cli("score", *score_args, cwd=tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "0 judge calls now, 12 stored" in again.output
     assert len(judge_server.requests()) == 12  # counted by the server: no judge request
     _, entry = judged(folder)
     assert entry["overall"] == first["overall"] and entry["calls"]["asked"] == 0
@@ -144,13 +163,13 @@ def test_bad_judge_replies_are_failures_with_reasons(tmp_path: Path,
 def test_judged_coverage_below_min_coverage_exits_3(tmp_path: Path,
                                                     judge_server: ApiServer) -> None:
     judge_server.configure(always={"demo-test-0000-border": "garbage"})
-    done = run_harness("run", *server_args(judge_server, 4), cwd=tmp_path)
-    assert done.returncode == 3, done.stderr
-    assert "judged 3 of 4 with llava-med@openai-compatible" in done.stderr
-    assert UNPARSEABLE in done.stderr
-    ok = run_harness("run", *server_args(judge_server, 4), "--min-coverage", "0.7",
+    done = harness_cli("run", *server_args(judge_server, 4), cwd=tmp_path)
+    assert done.exit_code == 3, done.output
+    assert "judged 3 of 4 with llava-med@openai-compatible" in done.output
+    assert UNPARSEABLE in done.output
+    ok = harness_cli("run", *server_args(judge_server, 4), "--min-coverage", "0.7",
                      cwd=tmp_path)
-    assert ok.returncode == 0, ok.stderr
+    assert ok.exit_code == 0, ok.output
 
 
 def test_sigkill_while_judging_then_rerun_asks_each_missing_verdict_once(
