@@ -122,9 +122,11 @@ def scores_key(tr: TaskRun, opts: RunOptions, by_id: dict[str, Prediction],
         preds.append((p.id, p.fingerprint, p.error, digest(out, 32)))
     references = [(s.id, s.split, s.label, s.answer, s.modality, repr(sorted(s.meta.items())))
                   for s in tr.samples]
+    judge = getattr(tr.task, "judge", None)  # its identity and protocol version (harness/judge)
     return digest({"task": tr.task.config(), "options": opts.task_options,
                    "references": references, "predictions": preds,
-                   "metrics": metric_versions, "harness": __version__}, 32)
+                   "metrics": metric_versions, "harness": __version__,
+                   **({"judge": judge.digest} if judge is not None else {})}, 32)
 
 
 def _cached_scores(path: Path, key: str) -> results.Scores | None:
