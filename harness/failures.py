@@ -13,9 +13,50 @@ from dataclasses import dataclass
 
 from harness.results import FailureGroup
 
-# Errors the runner writes itself start with these tags.
+# Reasons the harness gives itself, when it captures the failure.
 IMAGE_MISSING = "image missing"
 IMAGE_UNREADABLE = "image unreadable"
+SERVER_UNREACHABLE = "model server unreachable"
+SERVER_ERROR = "model server answered with an error"
+SERVER_REFUSED = "model server refused the request"
+WRONG_COUNT = "plugin returned the wrong number of outputs"
+NOT_TEXT = "plugin returned something other than text"
+POSTPROCESS = "task could not read the answer"
+OUT_OF_MEMORY = "out of memory"
+OTHER = "other error"
+
+
+class Failure(Exception):
+    """An error that knows its reason (one of the names above, or a plugin's own).
+
+    A plugin may raise it, or give any exception a ``failure_reason`` attribute, to say
+    why a sample failed; the harness reads the reason when it captures the failure."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.failure_reason = reason
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why a sample failed, from the exception itself (never from its message's wording):
+    a declared ``failure_reason``, an HTTP ``status``, or the exception's type."""
+    declared = getattr(exc, "failure_reason", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        if status >= 500:
+            return SERVER_ERROR
+        if status in (401, 403, 404, 429):
+            return SERVER_REFUSED
+    names = {c.__name__ for c in type(exc).__mro__}
+    if isinstance(exc, MemoryError) or "OutOfMemoryError" in names:
+        return OUT_OF_MEMORY
+    if names & {"UnidentifiedImageError", "DecompressionBombError"}:  # PIL's, by type
+        return IMAGE_UNREADABLE
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return SERVER_UNREACHABLE
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -57,8 +98,16 @@ REASONS = (
 OTHER_HINT = "each sample's full error is in predictions.jsonl"
 
 
+HINTS = {r.name: r.hint for r in REASONS}
+
+
+def hint_for(reason: str) -> str:
+    return HINTS.get(reason, OTHER_HINT)
+
+
 def classify(error: str) -> tuple[str, str]:
-    """(reason, hint) for one sample's error message."""
+    """(reason, hint) guessed from an error message: only for lines stored before failures
+    carried their reason (``Prediction.reason``)."""
     for reason in REASONS:
         if reason.pattern.search(error):
             return reason.name, reason.hint
@@ -66,11 +115,11 @@ def classify(error: str) -> tuple[str, str]:
     return (kind if re.fullmatch(r"[A-Za-z_][\w.]*", kind) else "other error"), OTHER_HINT
 
 
-def summarize(failures: Iterable[tuple[str, str]]) -> list[FailureGroup]:
-    """Failures as (sample id, error) grouped by reason, largest group first."""
+def summarize(failures: Iterable[tuple[str, str, str | None]]) -> list[FailureGroup]:
+    """Failures as (sample id, error, stored reason) grouped by reason, largest group first."""
     groups: dict[str, FailureGroup] = {}
-    for sample_id, error in failures:
-        name, hint = classify(error)
+    for sample_id, error, reason in failures:
+        name, hint = (reason, hint_for(reason)) if reason else classify(error)
         group = groups.get(name)
         if group is None:
             groups[name] = FailureGroup(reason=name, count=1, example_id=sample_id,

@@ -9,14 +9,13 @@ from harness import __version__, failures, results
 from harness.fingerprint import digest, file_stamp
 from harness.progress import Status
 from harness.provenance import environment, now
-from harness.runstate import MAX_LISTED_FAILURES, RunOptions, TaskOutcome, TaskRun, task_folder
+from harness.runstate import MAX_LISTED_FAILURES, RunOptions, TaskOutcome, TaskRun
 from harness.task import Task
 from harness.types import Prediction
 
 
 def finalize(
     tr: TaskRun,
-    key: dict[str, Any],
     opts: RunOptions,
     model: Any,
     started: str,
@@ -35,7 +34,8 @@ def finalize(
     by_id = {s.id: stored[fp] for s, fp in zip(tr.samples, tr.fingerprints, strict=True)
              if fp in stored}
     answered = [p for p in by_id.values() if p.ok]
-    failed = [{"id": p.id, "error": p.error or "no answer"} for p in by_id.values() if not p.ok]
+    failed = [{"id": p.id, "error": p.error or "no answer", "reason": p.reason}
+              for p in by_id.values() if not p.ok]
     subset = tr.task.metric_subset()
     partial = (results.Partial(limit=opts.limit, metrics=subset)
                if opts.limit is not None or subset else None)
@@ -55,16 +55,17 @@ def finalize(
             judge_task_run(tr, {p.id: p for p in answered}, scores, model is not None, console)
     elif scores is None:  # nothing to score: the failures say why
         scores = results.Scores(n=0, notes=["no sample was answered: nothing to score"])
-    task_fp = digest(tr.task.config())
+    plan = tr.plan
+    key = plan.model_key
     record = results.MetricsFile(
-        task=tr.task.name, kind=tr.task.kind, dataset=tr.task.dataset, model=key["name"],
+        plan=plan, task=plan.task, kind=plan.kind, dataset=plan.dataset, model=plan.model,
         n=len(tr.samples), answered=len(answered), failed=len(failed),
         missing=len(tr.samples) - len(by_id),
         coverage=len(answered) / len(tr.samples) if tr.samples else 0.0,
         scores=scores, partial=partial, failures=failed[:MAX_LISTED_FAILURES],
-        failure_summary=failures.summarize((f["id"], f["error"]) for f in failed),
-        data=_data_summary(tr.task), task_fingerprint=task_fp, model_key=key,
-        harness_version=__version__, scores_key=cache_key, protocol=opts.protocol,
+        failure_summary=failures.summarize((f["id"], f["error"], f["reason"]) for f in failed),
+        data=_data_summary(tr.task), task_fingerprint=plan.fingerprint, model_key=key,
+        harness_version=__version__, scores_key=cache_key, protocol=plan.protocol,
     )
     if tr.stopped:
         record.warnings.append(tr.stopped)
@@ -83,14 +84,14 @@ def finalize(
         )
     results.write(metrics_path, record)
     run_info = results.RunFile(
+        plan=plan,
         environment=environment(),
-        seed=opts.seed,
-        protocol=opts.protocol,
-        task=results.TaskRecord(name=tr.task.name, config=tr.task.config(), fingerprint=task_fp,
-                                folder=task_folder(tr.task, opts.protocol),
-                                scoring=tr.task.scoring_config(),
+        seed=plan.seed,
+        protocol=plan.protocol,
+        task=results.TaskRecord(name=plan.task, config=plan.config, fingerprint=plan.fingerprint,
+                                folder=plan.folder, scoring=plan.scoring,
                                 options=dict(opts.task_options)),
-        decoding=tr.task.config().get("decoding"),
+        decoding=plan.decoding,
         generation=_generation(tr),
         model=results.ModelRecord(
             **key, model_path=opts.model_path, device=opts.device, identity=identity,
@@ -123,7 +124,7 @@ def scores_key(tr: TaskRun, opts: RunOptions, by_id: dict[str, Prediction],
     references = [(s.id, s.split, s.label, s.answer, s.modality, repr(sorted(s.meta.items())))
                   for s in tr.samples]
     judge = getattr(tr.task, "judge", None)  # its identity and protocol version (harness/judge)
-    return digest({"task": tr.task.config(), "options": opts.task_options,
+    return digest({"task": tr.plan.config, "options": opts.task_options,
                    "references": references, "predictions": preds,
                    "metrics": metric_versions, "harness": __version__,
                    **({"judge": judge.digest} if judge is not None else {})}, 32)
@@ -162,7 +163,7 @@ def _previous_run(path: Path) -> results.RunFile | None:
 
 def _generation(tr: TaskRun) -> dict[str, Any] | None:
     """The arguments generate() receives, under transformers' names (seed: torch's)."""
-    if tr.task.capability != "generate" or not tr.requests:
+    if tr.plan.capability != "generate" or not tr.requests:
         return None
     decoding = tr.requests[0].decoding
     return {**decoding.generate_kwargs(), "seed": decoding.seed}

@@ -1,4 +1,4 @@
-"""The hooks a plugin (built-in or third-party) implements some of: four registries and the CLI."""
+"""The hooks a plugin (built-in or third-party) implements some of: five registries and the CLI."""
 
 from collections.abc import Callable
 from typing import Any
@@ -6,6 +6,12 @@ from typing import Any
 import pluggy
 
 hookspec = pluggy.HookspecMarker("harness")
+
+
+@hookspec
+def register_task_kinds(register: Callable[[Any], None]) -> None:
+    """Register kinds of task: call ``register(TaskKind(...))`` once per kind. A task of a
+    registered kind is then a ``TaskSpec(name=..., kind=..., dataset=...)`` declaration."""
 
 
 @hookspec

@@ -19,6 +19,8 @@ MAX_PIXELS = 16_384 * 16_384
 class ImageError(ValueError):
     """An image that cannot be used; the message names the file."""
 
+    failure_reason = "image unreadable"  # harness.failures.IMAGE_UNREADABLE
+
 
 def open_rgb(path: Path | str) -> Any:
     """A fully decoded 8-bit RGB PIL image, or ImageError naming the file and the reason."""

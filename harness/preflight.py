@@ -69,5 +69,6 @@ def record_image_problems(tr: TaskRun, console: Any) -> None:
         console.print(f"[yellow]warning[/]: {tr.task.name}: "
                       f"{problem_count(problems, len(tr.pending))}")
     tr.store.append([Prediction(id=tr.samples[i].id, fingerprint=tr.fingerprints[i],
-                                error=error[:MAX_ERROR_CHARS]) for i, error in problems.items()])
+                                error=error[:MAX_ERROR_CHARS], reason=error.partition(":")[0])
+                     for i, error in problems.items()])
     tr.pending = [i for i in tr.pending if i not in problems]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import functools
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -40,6 +39,11 @@ class Registry(Generic[T]):
         for alias in spec.aliases:  # type: ignore[attr-defined]
             self._aliases[alias] = name
 
+    def remove(self, name: str) -> None:
+        spec = self._specs.pop(name)
+        for alias in spec.aliases:  # type: ignore[attr-defined]
+            self._aliases.pop(alias, None)
+
     def _owner(self, key: str) -> str | None:
         if key in self._specs:
             return self._specs[key].plugin  # type: ignore[attr-defined]
@@ -73,8 +77,7 @@ class Registry(Generic[T]):
         """``openai:gpt-4o`` resolves through a spec registered as ``openai:*``.
 
         The resolved spec carries the full name (its factory reads the part after the
-        prefix from it; a factory of the older form gets it as ``model_id``), so results go
-        to a folder of their own.
+        prefix from it), so results go to a folder of their own.
         """
         prefix, sep, rest = key.partition(":")
         if not sep or not rest or rest == "*":
@@ -82,11 +85,7 @@ class Registry(Generic[T]):
         spec = self._specs.get(f"{prefix}:*")
         if spec is None or not hasattr(spec, "factory"):
             return None
-        if getattr(spec, "options", None) is not None:  # the factory reads its spec's name
-            return dataclasses.replace(spec, name=key, aliases=())  # type: ignore[type-var]
-        return dataclasses.replace(  # type: ignore[type-var]
-            spec, name=key, aliases=(), factory=functools.partial(spec.factory, model_id=rest)
-        )
+        return dataclasses.replace(spec, name=key, aliases=())  # type: ignore[type-var]
 
     def match(self, pattern: str) -> list[T]:
         """Resolve a name, an alias or a glob (``zeroshot/*``) to one or more specs."""

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError
+from harness.plan import TaskPlan
 
 SCHEMA_VERSION = 1
 METRICS = "metrics.json"
@@ -90,9 +91,15 @@ class Partial(_Record):
 
 
 class MetricsFile(_Record):
-    """``metrics.json``: the scores of one model on one task, and how complete they are."""
+    """``metrics.json``: the scores of one model on one task, and how complete they are.
+
+    ``plan`` is the run's resolved plan (harness/plan.py), verbatim; the identifying fields
+    beside it (task, kind, dataset, model, protocol, fingerprint, model key) are copied from
+    it for readers that grep, and filled from them in files written before plans existed.
+    """
 
     schema_version: int = SCHEMA_VERSION
+    plan: TaskPlan | None = None
     task: str
     kind: str
     dataset: str = ""
@@ -144,6 +151,7 @@ class RunFile(_Record):
     """``run.json``: provenance of the last run that wrote a results folder."""
 
     schema_version: int = SCHEMA_VERSION
+    plan: TaskPlan | None = None
     environment: dict[str, Any] = Field(default_factory=dict)  # versions, git commit, host, argv
     seed: int = 0
     protocol: str | None = None
@@ -164,6 +172,16 @@ class RunFile(_Record):
     @property
     def harness_version(self) -> str:
         return str(self.environment.get("harness_version") or "?")
+
+    def model_key(self) -> dict[str, Any]:
+        """The model configuration the run asked (its plan's; older files: the model record)."""
+        if self.plan is not None:
+            return dict(self.plan.model_key)
+        key = {"name": self.model.name, "model": self.model.model,
+               "checkpoint": self.model.checkpoint, "options": self.model.options}
+        if self.model.weights is not None:
+            key["weights"] = self.model.weights
+        return key
 
     @property
     def git(self) -> dict[str, Any]:

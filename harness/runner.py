@@ -6,7 +6,6 @@ built at most once, and only if some task still has unanswered samples.
 
 from __future__ import annotations
 
-import inspect
 import random
 import time
 from dataclasses import replace
@@ -22,6 +21,8 @@ from harness.finalize import finalize
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.options import Options
 from harness.options import parse as parse_options
+from harness.plan import TaskPlan, model_folder, task_folder
+from harness.plan import resolve as resolve_plan
 from harness.plugin_manager import Registries
 from harness.preflight import image_problems, problem_count, record_image_problems
 from harness.progress import Progress
@@ -35,7 +36,6 @@ from harness.runstate import (
     load_context,
     model_key,
     results_folder,
-    task_folder,
 )
 from harness.specs import ModelSpec, TaskContext
 from harness.store import ResultStore
@@ -43,7 +43,7 @@ from harness.task import Task
 from harness.types import Prediction, Request
 
 __all__ = ["RunOptions", "TaskOutcome", "build_task", "load_model", "model_key", "model_options",
-           "prepare", "rescore", "run"]
+           "plan_for", "prepare", "rescore", "run"]
 
 
 def seed_everything(seed: int) -> None:
@@ -62,32 +62,27 @@ def build_task(registries: Registries, name: str, options: dict[str, str],
     opts = opts or RunOptions(model="", tasks=[name])
     if "protocol" in options:
         raise UsageError("the protocol is chosen with --protocol, not -T protocol=...")
-    if spec.options is None:  # a factory of the older form
-        try:
-            return spec.factory(**with_protocol(spec.factory, opts.protocol, options))
-        except TypeError as exc:
-            raise UsageError(f"task '{name}' does not accept these options ({exc})") from None
-    parsed = parse_options(spec.options, options, f"task '{name}'", "-T")
+    parsed = parse_options(spec.options or Options, options, f"task '{name}'", "-T")
+    kind = registries.kinds.get(spec.kind) if spec.kind in registries.kinds else None
     context = TaskContext(datasets=registries.datasets, metrics=registries.metrics,
-                          protocol=opts.protocol, seed=opts.seed, models=registries.models)
+                          protocol=opts.protocol, seed=opts.seed, kind=kind,
+                          models=registries.models)
+    if spec.factory is None:
+        raise HarnessError(f"task '{name}' (plugin '{spec.plugin}') has no factory")
     return spec.factory(spec, context, parsed)
 
 
-def with_protocol(factory: Any, protocol: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """For a factory of the older form: ``kwargs`` plus ``protocol=`` if it names that
-    parameter; a plugin written before protocols existed is called as before."""
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return kwargs
-    return {**kwargs, "protocol": protocol} if "protocol" in params else kwargs
-
-
-def model_options(spec: ModelSpec, opts: RunOptions) -> Options | None:
-    """The user's ``-M`` options parsed into the model's options class (None: older form)."""
-    if spec.options is None:
-        return None
+def model_options(spec: ModelSpec, opts: RunOptions) -> Options:
+    """The user's ``-M`` options parsed into the model's options class."""
     return parse_options(spec.options, opts.model_options, f"model '{spec.name}'", "-M")
+
+
+def plan_for(task: Task, key: dict[str, Any], opts: RunOptions) -> TaskPlan:
+    """The task's plan for this model configuration and run: resolved once, then read."""
+    given = task.options.given() if isinstance(task.options, Options) else {}
+    return resolve_plan(task, getattr(task, "task_spec", None), key, protocol=opts.protocol,
+                        seed=opts.seed, options=given, limit=opts.limit,
+                        kind=getattr(task.context, "kind", None))
 
 
 def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]:
@@ -111,7 +106,11 @@ def request_identity(request: Request, data_root: Path | None) -> dict[str, Any]
     return out
 
 
-def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None) -> TaskRun:
+def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None = None
+            ) -> TaskRun:
+    """The task's plan, samples, requests and their fingerprints; what is still to ask is
+    read afterwards, under the folder's lock (``refresh_pending``)."""
+    plan = plan_for(task, key, opts)
     with splitfiles.allowing_modified(opts.allow_modified_splits):
         samples = task.load_samples(opts.data_root)
     if opts.limit is not None:
@@ -121,7 +120,6 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         if s.id in seen:
             raise HarnessError(f"task '{task.name}': sample id '{s.id}' occurs twice")
         seen.add(s.id)
-    task_fp = digest(task.config())
     requests = [task.build_request(s) for s in samples]
     # Sampling presets draw with the run's seed, so a rerun with the same seed asks the same.
     requests = [
@@ -130,15 +128,12 @@ def prepare(task: Task, key: dict[str, Any], opts: RunOptions, shard: str | None
         for r in requests
     ]
     fps = [
-        digest({"v": CACHE_VERSION, "task": task_fp, "model": key, "protocol": opts.protocol,
-                "request": request_identity(r, opts.data_root)})
+        digest({"v": CACHE_VERSION, "task": plan.fingerprint, "model": key,
+                "protocol": plan.protocol, "request": request_identity(r, opts.data_root)})
         for r in requests
     ]
-    store = ResultStore(results_folder(opts.output, task_folder(task, opts.protocol), key["name"]),
-                        shard=shard)
-    stored = store.load()
-    pending = [i for i, fp in enumerate(fps) if fp not in stored or not stored[fp].ok]
-    return TaskRun(task, samples, requests, fps, store, pending, len(samples) - len(pending))
+    store = ResultStore(results_folder(opts.output, plan), shard=shard)
+    return TaskRun(task, plan, samples, requests, fps, store, pending=[], cached=0)
 
 
 def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[TaskOutcome]:
@@ -148,7 +143,7 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
         task_names += [t.name for t in registries.tasks.match(pattern)]
     tasks = [build_task(registries, n, opts.task_options, opts)
              for n in dict.fromkeys(task_names)]
-    for task in tasks:
+    for task in tasks:  # the capability the task needs as its options resolved it
         if task.capability not in spec.capabilities:
             raise CapabilityError(
                 f"task '{task.name}' needs a model that can {task.capability}, and model "
@@ -161,7 +156,12 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
     key = model_key(spec, opts, options)
     seed_everything(opts.seed)
     if opts.dry_run:
-        return [_dry_run(prepare(t, key, opts), console) for t in tasks]
+        outcomes = []
+        for t in tasks:
+            tr = prepare(t, key, opts)
+            refresh_pending(tr, None, repair=False)
+            outcomes.append(_dry_run(tr, console))
+        return outcomes
 
     dist = detect_distributed()
     if dist is not None:
@@ -202,7 +202,7 @@ def run(registries: Registries, opts: RunOptions, console: Any = None) -> list[T
                 refresh_pending(tr, None)
                 tr.cached = cached  # what was stored before this run, not after the merge
                 tr.store.close()
-            outcome = finalize(tr, key, opts, model, started,
+            outcome = finalize(tr, opts, model, started,
                                metric_versions=metric_versions(registries), console=console)
             outcomes.append(outcome)
     finally:
@@ -219,13 +219,13 @@ def detect_distributed() -> Any:
     return detect()
 
 
-def refresh_pending(tr: TaskRun, dist: Any) -> None:
+def refresh_pending(tr: TaskRun, dist: Any, repair: bool = True) -> None:
     """What is still to ask, read under the lock (cutting a torn last line first).
 
     In a data-parallel run every rank sees the same missing set and takes every
     world-th item of it, so shares never overlap and any process count resumes.
     """
-    stored = tr.store.load(repair=True)
+    stored = tr.store.load(repair=repair)
     pending = [i for i, fp in enumerate(tr.fingerprints)
                if fp not in stored or not stored[fp].ok]
     tr.cached = len(tr.samples) - len(pending)
@@ -242,18 +242,10 @@ def load_model(registries: Registries, name: str, options: dict[str, Any] | None
     return _build_model(spec, opts, model_options(spec, opts), registries)
 
 
-def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None,
+def _build_model(spec: ModelSpec, opts: RunOptions, options: Options,
                  registries: Registries) -> Any:
     try:
-        if options is not None:
-            return spec.factory(spec, load_context(opts, registries.datasets), options)
-        try:  # a factory of the older form
-            standard = {"model_path": opts.model_path, "device": opts.device, "seed": opts.seed}
-            return spec.factory(**with_protocol(spec.factory, opts.protocol, standard),
-                                **opts.model_options)
-        except TypeError as exc:
-            raise UsageError(f"model '{spec.name}' does not accept these options ({exc})"
-                             ) from None
+        model = spec.factory(spec, load_context(opts, registries.datasets), options)
     except HarnessError:
         raise
     except Exception as exc:  # the plugin's own failure: name it, not the harness
@@ -261,6 +253,18 @@ def _build_model(spec: ModelSpec, opts: RunOptions, options: Options | None,
             f"model '{spec.name}' (plugin '{spec.plugin}') failed to load: "
             f"{type(exc).__name__}: {exc}"
         ) from None
+    declared = getattr(model, "capabilities", None)
+    if not declared:  # the spec is the one place a model's capabilities are declared
+        try:
+            model.capabilities = frozenset(spec.capabilities)
+        except AttributeError:
+            pass
+    elif frozenset(declared) != frozenset(spec.capabilities):
+        raise HarnessError(
+            f"model '{spec.name}' (plugin '{spec.plugin}') declares the capabilities "
+            f"{', '.join(sorted(spec.capabilities))} in its ModelSpec but its model object says "
+            f"{', '.join(sorted(declared))}: declare them once, in the ModelSpec")
+    return model
 
 
 def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
@@ -289,7 +293,7 @@ def _ask(model: Any, tr: TaskRun, opts: RunOptions, console: Any) -> int:
                 if p.ok:
                     in_row = same = 0
                     continue
-                reason = failures.classify(p.error)[0]
+                reason = p.reason or failures.OTHER
                 same = same + 1 if in_row and reason == last else 1
                 in_row, last = in_row + 1, reason
             limit = opts.max_consecutive_failures
@@ -307,9 +311,9 @@ def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
     try:
         outputs = tr.task.call(model, requests)
         if len(outputs) != len(requests):
-            raise HarnessError(
-                f"model returned {len(outputs)} outputs for {len(requests)} requests"
-            )
+            raise failures.Failure(
+                f"model returned {len(outputs)} outputs for {len(requests)} requests",
+                failures.WRONG_COUNT)
     except Exception as exc:
         if len(idx) == 1:
             outputs = [exc]
@@ -324,16 +328,19 @@ def _ask_batch(model: Any, tr: TaskRun, idx: list[int]) -> list[Prediction]:
         sample = tr.samples[i]
         pred = Prediction(id=sample.id, fingerprint=tr.fingerprints[i], seconds=per)
         if isinstance(out, BaseException):
-            pred.error = f"{type(out).__name__}: {out}"[:MAX_ERROR_CHARS]
+            pred.fail(f"{type(out).__name__}: {out}"[:MAX_ERROR_CHARS], failures.reason_of(out))
         elif tr.task.capability == "generate" and not isinstance(out, str):
             # Only text is an answer: anything else is the model's failure, never scored.
-            pred.error = f"model returned {type(out).__name__}, not a string of text"
+            pred.fail(f"model returned {type(out).__name__}, not a string of text",
+                      failures.NOT_TEXT)
         else:
             pred.output = out
             try:
                 pred.extra = tr.task.postprocess(sample, out)
             except Exception as exc:
-                pred.error = f"postprocess failed: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+                pred.output = None
+                pred.fail(f"postprocess failed: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS],
+                          failures.POSTPROCESS)
         preds.append(pred)
     return preds
 
@@ -362,14 +369,16 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
     """Re-score stored predictions without building the model (``harness score``).
 
     The model is looked up by the name its results are filed under, so a run
-    named with ``--name`` is re-scored by that name and no plugin is needed.
+    named with ``--name`` is re-scored by that name and no plugin is needed; the model
+    configuration is the one the stored plan recorded.
     """
     name = opts.name or opts.model
     outcomes = []
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
             task = build_task(registries, tspec.name, opts.task_options, opts)
-            folder = results_folder(opts.output, task_folder(task, opts.protocol), name)
+            folder = (opts.output / task_folder(task.name, task.variant(), opts.protocol)
+                      / model_folder(name))
             if folder.is_dir():  # a run still writing here: refuse now, with its pid
                 probe = ResultStore(folder)
                 probe.lock()
@@ -379,10 +388,7 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
                     f"no stored run of model '{name}' on task '{task.name}' in {folder}"
                 )
             previous = results.read_run(folder / results.RUN)
-            key = {"name": previous.model.name, "model": previous.model.model,
-                   "checkpoint": previous.model.checkpoint, "options": previous.model.options}
-            if previous.model.weights is not None:
-                key["weights"] = previous.model.weights
+            key = previous.model_key()
             data_root = opts.data_root or (
                 Path(previous.data_root) if previous.data_root else None
             )
@@ -392,11 +398,11 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
             tr = prepare(task, key, run_opts)
             tr.store.lock()  # never score beside a run that is still writing
             try:
-                outcomes.append(finalize(tr, key, run_opts, None, previous.started,
+                refresh_pending(tr, None, repair=False)
+                outcomes.append(finalize(tr, run_opts, None, previous.started,
                                          write_run=False,
                                          metric_versions=metric_versions(registries),
                                          console=console))
             finally:
                 tr.store.close()
     return outcomes
-

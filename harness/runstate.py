@@ -3,7 +3,6 @@ where results go on disk."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from harness import results
 from harness.options import Options
+from harness.plan import TaskPlan
 from harness.protocol import DEFAULT_PROTOCOL
 from harness.specs import LoadContext, ModelSpec
 from harness.store import ResultStore
@@ -44,9 +44,10 @@ class RunOptions:
 
 @dataclass
 class TaskRun:
-    """A task prepared for one model: its samples, requests and what is still to ask."""
+    """A task prepared for one model: its plan, samples, requests and what is still to ask."""
 
     task: Task
+    plan: TaskPlan
     samples: list[Sample]
     requests: list[Request]
     fingerprints: list[str]
@@ -67,43 +68,25 @@ class TaskOutcome:
     failed: int
 
 
-def safe_name(name: str) -> str:
-    """A model or task name as a folder name (``openai:gpt-4o`` -> ``openai_gpt-4o``)."""
-    return re.sub(r"[^A-Za-z0-9._/+=,-]+", "_", name).strip("/")
+def results_folder(output: Path, plan: TaskPlan) -> Path:
+    """Where a plan's results are stored: ``<output>/<task folder>/<model folder>``."""
+    return output / plan.folder / plan.model_folder
 
 
-def results_folder(output: Path, task: str, model: str) -> Path:
-    return output / safe_name(task) / safe_name(model).replace("/", "_")
-
-
-def task_folder(task: Task, protocol: str = DEFAULT_PROTOCOL) -> str:
-    """The task's results folder name: its name, plus its non-default options and protocol,
-    so that runs under different protocols never share a folder."""
-    parts = [task.variant()]
-    if protocol != DEFAULT_PROTOCOL:
-        parts.append(f"protocol={protocol}")
-    variant = ",".join(p for p in parts if p)
-    return f"{task.name}+{variant}" if variant else task.name
-
-
-def model_key(spec: ModelSpec, opts: RunOptions, options: Options | None = None
-              ) -> dict[str, Any]:
+def model_key(spec: ModelSpec, opts: RunOptions, options: Options) -> dict[str, Any]:
     """The requested model configuration; part of every request fingerprint.
 
     The options are those the user gave, parsed (``dtype=BF16`` and ``dtype=bf16`` are one
     configuration), without the runtime ones that never change an answer.
     """
-    if options is not None:
-        given = options.given()
-    else:  # a factory of the older form: raw text, minus its declared runtime options
-        given = {k: v for k, v in opts.model_options.items() if k not in spec.runtime_options}
+    given = options.given()
     key = {
         "name": opts.name or spec.name,
         "model": spec.name,
         "checkpoint": opts.model_path or spec.checkpoint,
         "options": dict(sorted(given.items())),
     }
-    if spec.weights_key is not None and options is not None:
+    if spec.weights_key is not None:
         # the weights' content: new bytes at the same path are asked again
         key["weights"] = spec.weights_key(spec, load_context(opts), options)
     return key

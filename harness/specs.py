@@ -28,10 +28,7 @@ class ModelSpec:
     capabilities: frozenset[str] = frozenset({"generate"})
     aliases: tuple[str, ...] = ()
     description: str = ""
-    # The -M options it takes. None: a factory of the older form
-    # ``factory(model_path=, device=, seed=, **raw_options)`` (being phased out).
-    options: type[Options] | None = None
-    runtime_options: tuple[str, ...] = ()  # for the older form: options left out of fingerprints
+    options: type[Options] = Options  # the -M options it takes (none by default)
     # ``weights_key(spec, context, options) -> str | None``: a content key of the weights the
     # factory would load, computed without loading them; folded into every request
     # fingerprint, so new weights at the same path are re-asked.
@@ -52,21 +49,60 @@ class LoadContext:
     datasets: Any = None
 
 
+# Leaderboard layouts a task kind can ask for (harness/leaderboards): per-modality text
+# metrics like the paper's Table 3, dataset x metric like Tables 4-5, or one table of the
+# kind's declared columns.
+LAYOUTS = ("text", "classification", "table")
+
+
+@dataclass
+class TaskKind:
+    """A kind of task (VQA, zero-shot, probe, closed questions, ...): the behaviour every
+    task of the kind shares, and how its results are shown.
+
+    ``factory(spec, context, options)`` builds a task of the kind (usually the Task class
+    itself); ``options`` are the kind's ``-T`` options. A task of an existing kind is then a
+    ``TaskSpec`` naming the kind and its dataset, nothing more.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    options: type[Options] = Options
+    capability: str = "generate"
+    headline: str = "accuracy"  # the metric the overview shows for the kind's tasks
+    layout: str = "table"  # one of LAYOUTS
+    columns: tuple[tuple[str, str], ...] = ()  # (metric, column title) in the kind's table
+    title: str = ""  # e.g. "Zero-shot classification"
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    plugin: str = ""
+
+
 @dataclass
 class TaskSpec:
     """A task: one protocol on one dataset, e.g. ``zeroshot/ham10000``.
 
-    ``factory(spec, context, options)`` builds it: ``context`` is a ``TaskContext``,
-    ``options`` the user's ``-T`` options parsed into the ``options`` class."""
+    A declaration names its ``kind`` and ``dataset``; the kind supplies the factory, the
+    options, the capability and the headline metric unless the spec sets them. The other
+    fields are what a declaration may change: ``split``, ``prompt`` (``{classes}`` stands
+    for the candidate list where the kind has one), ``candidates``, ``metrics`` and
+    ``headline``; ``params`` holds anything else the kind reads.
+    """
 
     name: str
-    factory: Callable[..., Any]
-    kind: str = ""  # vqa | caption | probe | zeroshot | ...
+    kind: str = ""
     dataset: str = ""
-    capability: str = "generate"
+    factory: Callable[..., Any] | None = None  # None: the kind's
+    options: type[Options] | None = None  # None: the kind's
+    capability: str = ""  # "": the kind's
+    split: str = "test"
+    prompt: str | None = None
+    candidates: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] | None = None
+    headline: str | None = None  # None: the kind's
+    params: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     description: str = ""
-    options: type[Options] | None = None  # None: ``factory(**raw_options)`` (being phased out)
     plugin: str = ""
 
 
@@ -79,6 +115,7 @@ class TaskContext:
     metrics: Registry[MetricSpec]
     protocol: str = "paper"
     seed: int = 0
+    kind: TaskKind | None = None  # the task's registered kind (None: a task without one)
     # The model registry, for tasks that use a model of their own (a judge: harness/judge).
     models: Registry[ModelSpec] | None = None
 

@@ -188,6 +188,7 @@ class ResultStore:
                         error=rec.get("error"),
                         seconds=float(rec.get("seconds", 0.0)),
                         extra=rec.get("extra") or {},
+                        reason=rec.get("reason"),
                     )
                 )
             except (ValueError, KeyError, TypeError):
@@ -222,6 +223,7 @@ class ResultStore:
                     "error": p.error,
                     "seconds": round(p.seconds, 6),
                     "extra": p.extra,
+                    **({"reason": p.reason} if p.error is not None else {}),
                 },
                 ensure_ascii=False,
             )

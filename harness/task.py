@@ -15,14 +15,35 @@ from harness.types import Prediction, Request, Sample
 
 
 class Task:
+    """Behaviour shared by the tasks of one kind, over a task's declaration (``spec``), the
+    harness's ``context`` (registries, protocol, seed) and its parsed ``-T`` options.
+
+    A kind's class resolves its settings once, in ``__init__``, from those three; the
+    harness then records them in the run's plan (``harness.plan``) through ``config``,
+    ``scoring_config``, ``variant`` and ``decoding_settings``.
+    """
+
     name: str = "task"
     kind: str = ""
     dataset: str = ""
     capability: str = "generate"  # the model capability this task needs
     data_report: Any = None  # set by load_samples: rows skipped, notes, split manifest
-    # The registries and protocol the harness handed the factory (a TaskContext); a task
-    # reads datasets and metrics through it, never through a global.
-    context: Any = None
+
+    def __init__(self, spec: Any, context: Any, options: Any) -> None:
+        self.task_spec, self.context, self.options = spec, context, options
+        self.name, self.kind, self.dataset = spec.name, spec.kind, spec.dataset
+        self.capability = spec.capability or type(self).capability
+
+    @property
+    def protocol(self) -> str:
+        return str(getattr(self.context, "protocol", "paper"))
+
+    @property
+    def seed(self) -> int:
+        """The run's ``--seed``: every seeded step of a task draws from it unless the task's
+        own ``-T seed=`` says otherwise."""
+        own = getattr(self.options, "seed", None)
+        return int(own) if own is not None else int(getattr(self.context, "seed", 0))
 
     def dataset_spec(self) -> Any:
         """The task's dataset adapter, from the registry the harness handed it."""
@@ -34,6 +55,11 @@ class Task:
     def metric_registry(self) -> Any:
         """The metrics registry handed to the task (None: the harness's own metrics)."""
         return self.context.metrics if self.context is not None else None
+
+    def decoding_settings(self) -> dict[str, Any] | None:
+        """The decoding the task's requests carry (None: the task does not generate)."""
+        decoding = self.config().get("decoding")
+        return dict(decoding) if isinstance(decoding, dict) else None
 
     def config(self) -> dict[str, Any]:
         """Everything that shapes requests and scores. Its hash is the task fingerprint."""

@@ -105,6 +105,11 @@ class Prediction:
     error: str | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why it failed, classified once when the failure was captured (harness/failures.py).
+    reason: str | None = None
+
+    def fail(self, error: str, reason: str) -> None:
+        self.error, self.reason = error, reason
 
     @property
     def ok(self) -> bool:

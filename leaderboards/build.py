@@ -11,11 +11,10 @@ from harness.leaderboards.collect import Run, collect
 from harness.leaderboards.fairness import fairness_document
 from harness.leaderboards.markdown import GENERATED
 from harness.leaderboards.tables import (
-    CLASSIFICATION_KINDS,
-    TEXT_KINDS,
     Document,
     class_document,
     overview_document,
+    table_document,
     text_document,
 )
 
@@ -39,14 +38,11 @@ def render(results: Path, out: Path) -> tuple[list[Document], list[str]]:
 def documents(runs: Sequence[Run], out: Path, problems: Sequence[str] = ()) -> list[Document]:
     """Every leaderboard document the runs call for, overview last."""
     docs: list[Document] = []
-    for kind in TEXT_KINDS:
-        mine = [r for r in runs if r.kind == kind]
-        if mine:
-            docs.append(text_document(kind, mine, out))
-    for kind in CLASSIFICATION_KINDS:
-        mine = [r for r in runs if r.kind == kind]
-        if mine:
-            docs.append(class_document(kind, mine, out))
+    layouts = {"text": text_document, "classification": class_document,
+               "table": table_document}
+    for layout in layouts:  # text kinds first, then classification, then the others
+        for kind in sorted({r.kind for r in runs if r.layout.layout == layout}):
+            docs.append(layouts[layout](kind, [r for r in runs if r.kind == kind], out))
     fair = fairness_document(runs, out)
     if fair is not None:
         docs.append(fair)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from harness.plan import TableLayout, TaskPlan
 from harness.results import RUN, MetricsFile, RunFile, SchemaError, Scores, read_metrics, read_run
 
 DEFAULT_DECODING = "greedy"  # of results written before protocols existed
@@ -49,18 +51,47 @@ class Run:
     def warnings(self) -> list[str]:
         return self.metrics.warnings
 
+    @cached_property
+    def plan(self) -> TaskPlan:
+        """The run's plan as stored; for files written before plans, one made from the
+        fields they hold (the folder read back from its path, as the harness wrote it)."""
+        if self.metrics.plan is not None:
+            return self.metrics.plan
+        if self.run is not None and self.run.task.folder:
+            folder = self.run.task.folder
+        else:
+            parts = self.rel.split("/")
+            folder = "/".join(parts[:-1]) if len(parts) > 1 else self.metrics.task
+        head, sep, tail = folder.partition("+")
+        variant = ",".join(p for p in tail.split(",") if sep and not p.startswith("protocol="))
+        decoding = None
+        if self.run is not None:
+            decoding = self.run.decoding or self.run.task.config.get("decoding")
+        protocol = self.metrics.protocol or (self.run.protocol if self.run else None)
+        headline, table = builtin_layout(self.metrics.kind)
+        return TaskPlan(task=self.metrics.task, kind=self.metrics.kind,
+                        dataset=self.metrics.dataset, headline=headline, table=table,
+                        protocol=protocol or "", decoding=decoding, variant=variant,
+                        folder=folder, fingerprint=self.metrics.task_fingerprint,
+                        model_key=self.metrics.model_key or {"name": self.metrics.model})
+
     @property
     def task_folder(self) -> str:
         """The task plus its request-shaping variant, e.g. ``vqa/mm-skin+decoding=paper``."""
-        if self.run is not None and self.run.task.folder:
-            return self.run.task.folder
-        parts = self.rel.split("/")
-        return "/".join(parts[:-1]) if len(parts) > 1 else self.task
+        return self.plan.folder
 
     @property
     def variant(self) -> str:
         head, sep, tail = self.task_folder.partition("+")
         return tail if sep else ""
+
+    @property
+    def headline(self) -> str:
+        return self.plan.headline
+
+    @property
+    def layout(self) -> TableLayout:
+        return self.plan.table
 
     @property
     def scores(self) -> Scores:
@@ -94,8 +125,7 @@ class Run:
     @property
     def protocol(self) -> str | None:
         """paper | sound; None for results written before the harness had protocols."""
-        value = self.metrics.protocol or (self.run.protocol if self.run is not None else None)
-        return str(value) if value else None
+        return self.plan.protocol or None
 
     @property
     def default_preset(self) -> str:
@@ -108,9 +138,7 @@ class Run:
 
     @property
     def decoding_preset(self) -> str | None:
-        decoding = None
-        if self.run is not None:
-            decoding = self.run.decoding or self.run.task.config.get("decoding")
+        decoding = self.plan.decoding
         return str(decoding.get("preset", DEFAULT_DECODING)) if decoding else None
 
     @property
@@ -129,6 +157,18 @@ class Run:
     @property
     def label_counts(self) -> dict[str, int]:
         return dict(self.scores.label_counts)
+
+
+def builtin_layout(kind: str) -> tuple[str, TableLayout]:
+    """The headline metric and table of a built-in kind, as its TaskKind declares them: for
+    results written before plans were stored (any other kind gets the plain table)."""
+    from harness.tasks import probe, vqa, zeroshot
+
+    for declared in (*vqa.KINDS, zeroshot.KIND, probe.KIND):
+        if declared.name == kind:
+            return declared.headline, TableLayout(layout=declared.layout, title=declared.title,
+                                                  columns=list(declared.columns))
+    return "accuracy", TableLayout(title=kind)
 
 
 def collect(results: Path) -> tuple[list[Run], list[str]]:

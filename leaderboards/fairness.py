@@ -15,12 +15,10 @@ from harness.leaderboards.collect import Run, higher_is_better
 from harness.leaderboards.markdown import DELTA, Cell, Column, Footnotes, Row, Table, pct
 from harness.leaderboards.tables import (
     GENERATED,
-    KIND_TITLES,
     LEGEND,
-    METRIC_TITLES,
-    PRIMARY,
-    TEXT_METRICS,
     Document,
+    kind_title,
+    metric_title,
 )
 from harness.leaderboards.trace import link, provenance_warnings, run_notes, runs_index
 
@@ -80,10 +78,8 @@ def fairness_document(runs: Sequence[Run], out: Path) -> Document | None:
                      for f, label in FIELDS.items()], label_title="Task · model")
     for task in sorted({r.task_folder for r in fair}):
         mine = [r for r in fair if r.task_folder == task]
-        kind = mine[0].kind
-        metric = PRIMARY.get(kind, "accuracy")
-        title = TEXT_METRICS.get(metric) or METRIC_TITLES.get(metric, metric)
-        lines += [f"## `{task}` ({KIND_TITLES.get(kind, kind)}, {title})", ""]
+        metric = mine[0].headline
+        lines += [f"## `{task}` ({kind_title(mine)}, {metric_title(mine, metric)})", ""]
         lines += provenance_warnings(mine)
         if lines[-1] != "":
             lines.append("")

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.leaderboards.collect import collect
 from harness.leaderboards.markdown import pct
-from harness.leaderboards.tables import METRIC_TITLES, PRIMARY, TEXT_METRICS
+from harness.leaderboards.tables import metric_title
 
 
 def summary_table(
@@ -23,15 +23,14 @@ def summary_table(
     folders = sorted({r.task_folder for r in runs})
     header = ["model"]
     for folder in folders:
-        kind = next(r.kind for r in runs if r.task_folder == folder)
-        metric = PRIMARY.get(kind, "accuracy")
-        header.append(f"{folder} {TEXT_METRICS.get(metric) or METRIC_TITLES.get(metric, metric)}")
+        mine = [r for r in runs if r.task_folder == folder]
+        header.append(f"{folder} {metric_title(mine, mine[0].headline)}")
     rows = []
     for model in sorted({r.model for r in runs}):
         row = [model]
         for folder in folders:
             run = next((r for r in runs if r.model == model and r.task_folder == folder), None)
-            value = run.overall.get(PRIMARY.get(run.kind, "accuracy")) if run else None
+            value = run.overall.get(run.headline) if run else None
             cell = "-" if value is None else pct(float(value))
             if run is not None and value is not None and (run.coverage or 0) < 1.0:
                 cell += f" (cov {100 * (run.coverage or 0):.0f}%)"

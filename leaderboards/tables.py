@@ -36,28 +36,18 @@ from harness.leaderboards.trace import (
     runs_index,
 )
 
-TEXT_KINDS = ("vqa", "caption")
-CLASSIFICATION_KINDS = ("probe", "zeroshot")
 MODALITY_ORDER = ("pathology", "clinical", "dermoscopy")  # Table 3's order
 # harness.metrics.scoring.UNKNOWN (the group of samples without a modality), restated:
 # importing harness.metrics would add about 0.17 s to every leaderboard command.
 UNKNOWN_MODALITY = "unknown"
 DATASET_ORDER = ("patch16", "pad-ufes-20", "isic2019", "hiba", "ham10000", "fitzpatrick17k",
                  "dermnet", "ddi")  # Table 4's order (Table 5's is a subsequence)
-TEXT_METRICS = {"bleu4": "Bleu-4", "meteor": "Meteor", "rougeL": "Rouge-l",
-                "bertscore": "BertScore", "recall": "recall"}  # Table 3's headers
-CLASS_METRICS = {
-    "probe": {"accuracy": "ACC", "recall_macro": "Recall"},  # Table 4
-    # Table 5; its precision is the authors' (unmatched answers included), ours beside it
-    "zeroshot": {"accuracy": "ACC", "precision_macro_union": "precision",
-                 "precision_macro": "precision (true classes)"},
-}
+# Titles of metrics a kind's table does not declare (the overview, fairness, extra columns).
 METRIC_TITLES = {"accuracy": "ACC", "balanced_accuracy": "BACC", "precision_macro": "precision",
                  "precision_macro_union": "precision (with unmatched)",
-                 "recall_macro": "recall", "f1_macro": "F1", "auc_ovr": "AUC"}
-PRIMARY = {"vqa": "bleu4", "caption": "bleu4", "probe": "accuracy", "zeroshot": "accuracy"}
-KIND_TITLES = {"vqa": "VQA", "caption": "Image description", "probe": "Linear probe",
-               "zeroshot": "Zero-shot classification"}
+                 "recall_macro": "recall", "f1_macro": "F1", "auc_ovr": "AUC",
+                 "bleu4": "Bleu-4", "meteor": "Meteor", "rougeL": "Rouge-l",
+                 "bertscore": "BertScore"}
 BERTSCORE_SETTINGS = ("model", "encoder", "model_type", "layer", "num_layers", "idf", "rescale",
                       "rescale_with_baseline", "package", "stat")
 PAPER_TABLE_OF_KIND = {"vqa": 3, "probe": 4, "zeroshot": 5}
@@ -70,6 +60,19 @@ class Document:
     name: str  # file name, e.g. "vqa.md"
     text: str
     figures: dict[str, Figure] = field(default_factory=dict)  # "figures/x.png" -> draw(path)
+
+
+def metric_title(runs: Sequence[Run], metric: str) -> str:
+    """A metric's column title: as the runs' kind declares it, else the harness's own."""
+    for run in runs:
+        title = dict(run.layout.columns).get(metric)
+        if title:
+            return title
+    return METRIC_TITLES.get(metric, metric)
+
+
+def kind_title(runs: Sequence[Run]) -> str:
+    return runs[0].layout.title or runs[0].kind
 
 
 def ordered(keys: Sequence[str], order: Sequence[str]) -> list[str]:
@@ -103,13 +106,14 @@ def text_metric_columns(runs: Sequence[Run], notes: Footnotes,
     A BERTScore whose recorded configuration is not the paper's gets its own column,
     named by its encoder, and is never compared with the paper.
     """
+    declared = dict(runs[0].layout.columns)  # the kind's columns, in order
     found: dict[str, tuple[str, str]] = {}
     for run in runs:
         infos = run.scores.metrics
         for key, value in run.overall.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or key == "n":
                 continue
-            col, title = key, TEXT_METRICS.get(key, key)
+            col, title = key, declared.get(key, key)
             if key.startswith("bertscore"):
                 info = infos.get(key)
                 params = info.params if info is not None else {}
@@ -128,12 +132,12 @@ def text_metric_columns(runs: Sequence[Run], notes: Footnotes,
                         " A different metric: never compared with the paper's BertScore.")
             found.setdefault(col, (key, title))
     if paper:  # the paper's columns, even where no run has them
-        for key, title in TEXT_METRICS.items():
+        for key, title in declared.items():
             if key == "bertscore" and "bertscore" not in found:
                 title += notes.ref("the paper's BERTScore (bert-base-uncased, layer 9); no run "
                                    "here computed it with that encoder")
             found.setdefault(key, (key, title))
-    order = [k for k in TEXT_METRICS if k in found]
+    order = [k for k in declared if k in found]
     rest = sorted(k for k in found if k not in order)
     return [(c, found[c][0], found[c][1]) for c in [*order, *rest]]
 
@@ -213,7 +217,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
     series = {
         run.model: {m: float(v) for m in modalities
                     if (v := (run.scores.groups.get("modality") or {}).get(
-                        m, {}).get(PRIMARY[kind])) is not None}
+                        m, {}).get(runs[0].headline)) is not None}
         for run in runs
     }
     # Only modalities some run has a value for: the paper's three columns are in the table
@@ -221,7 +225,7 @@ def text_section(task: str, runs: Sequence[Run], out: Path, notes: Footnotes) ->
     plotted = [m for m in modalities if any(m in values for values in series.values())]
     if plotted and set(plotted) != {UNKNOWN_MODALITY}:
         name = f"figures/{slug(task)}-modality.png"
-        title = f"{task}: {TEXT_METRICS.get(PRIMARY[kind], PRIMARY[kind])} per modality"
+        title = f"{task}: {metric_title(runs, runs[0].headline)} per modality"
 
         def draw(path: Path, series: dict[str, dict[str, float]] = series,
                  title: str = title, plotted: list[str] = plotted) -> None:
@@ -313,7 +317,7 @@ def text_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
     intro = (f"Models as rows, imaging modality x metric as columns, laid out like Table {paper} "
              "of the MM-Skin paper, which is shown beside reproduced rows (`reported`) with the "
              "difference (`Δ`) where the computation is the same. " if paper == 3 else "")
-    lines = header(f"{KIND_TITLES[kind]} leaderboard", intro + LEGEND)
+    lines = header(f"{kind_title(runs)} leaderboard", intro + LEGEND)
     figures: dict[str, Figure] = {}
     for task in sorted({r.task_folder for r in runs}):
         section, figs = text_section(task, [r for r in runs if r.task_folder == task], out,
@@ -330,7 +334,7 @@ def text_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
 
 def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
                   notes: Footnotes) -> list[str]:
-    metrics = CLASS_METRICS[kind]
+    metrics = dict(runs[0].layout.columns)
     found = {r.dataset for r in runs}
     paper = PAPER_TABLE_OF_KIND.get(kind) if any(reported.table_for(kind, d) for d in found) \
         else None
@@ -341,7 +345,7 @@ def class_section(kind: str, variant: str, runs: Sequence[Run], out: Path,
                       higher_is_better=higher_is_better(runs, m))
                for d in datasets for m, title in metrics.items()]
     table = Table(columns)
-    title = KIND_TITLES[kind] + (f", `{variant}`" if variant else "")
+    title = kind_title(runs) + (f", `{variant}`" if variant else "")
     lines = [f"## {title}", ""]
     lines += provenance_warnings(runs)
     if lines[-1] != "":
@@ -477,12 +481,13 @@ def confusion_figure(run: Run) -> str:
 
 def class_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
     notes = Footnotes()
-    paper = PAPER_TABLE_OF_KIND[kind]
-    intro = (f"Models as rows, dataset x metric as columns, laid out like Table {paper} of the "
-             "MM-Skin paper; the paper's numbers are shown beside reproduced rows (`reported`) "
-             "with the difference (`Δ`). Majority-class and uniform-chance rows come from each "
-             "test split's label counts. ")
-    lines = header(f"{KIND_TITLES[kind]} leaderboard", intro + LEGEND)
+    paper = PAPER_TABLE_OF_KIND.get(kind)
+    intro = ((f"Models as rows, dataset x metric as columns, laid out like Table {paper} of the "
+              "MM-Skin paper; the paper's numbers are shown beside reproduced rows (`reported`) "
+              "with the difference (`Δ`). ") if paper else
+             "Models as rows, dataset x metric as columns. ") + (
+        "Majority-class and uniform-chance rows come from each test split's label counts. ")
+    lines = header(f"{kind_title(runs)} leaderboard", intro + LEGEND)
     for variant in sorted({r.variant for r in runs}):
         lines += class_section(kind, variant, [r for r in runs if r.variant == variant], out,
                                notes)
@@ -505,6 +510,47 @@ def class_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
     return Document(f"{kind}.md", "\n".join(lines), figures)
 
 
+# ------------------------------------------------------- any other kind: its declared columns
+
+def table_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
+    """A kind the leaderboard has no paper layout for (a plugin's own kind, closed questions,
+    ...): per task, models as rows and the columns the kind declares (its headline metric
+    when it declares none), with n, coverage and 95% intervals."""
+    notes = Footnotes()
+    lines = header(f"{kind_title(runs)} leaderboard", (
+        "Models as rows, the metrics the task kind declares as columns. " + LEGEND))
+    for task in sorted({r.task_folder for r in runs}):
+        mine = [r for r in runs if r.task_folder == task]
+        metrics = [m for m, _ in mine[0].layout.columns] or [mine[0].headline]
+        columns = [Column("n", "n", bold=False), Column("coverage", "coverage", bold=False)]
+        columns += [Column(m, metric_title(mine, m), higher_is_better=higher_is_better(mine, m))
+                    for m in metrics]
+        table = Table(columns)
+        for run in mine:
+            row = Row(f"{run.model}{run_notes(run, notes)}")
+            row.cells["n"] = Cell(text=str(run.n))
+            row.cells["coverage"] = Cell(text="-" if run.coverage is None else
+                                         f"{100 * run.coverage:.1f}%")
+            for m in metrics:
+                value = run.overall.get(m)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    bounds = run.scores.ci.get(m)
+                    row.cells[m] = Cell(float(value), link=link(run, out),
+                                        suffix=coverage_suffix(run),
+                                        ci=(float(bounds[0]), float(bounds[1])) if bounds
+                                        else None)
+            table.rows.append(row)
+        lines += [f"## `{task}`", ""]
+        lines += provenance_warnings(mine)
+        if lines[-1] != "":
+            lines.append("")
+        lines += [table.render(), ""]
+    lines += ["## Runs", "", runs_index(runs, out), ""]
+    if notes.texts:
+        lines += [notes.render(), ""]
+    return Document(f"{slug(kind)}.md", "\n".join(lines))
+
+
 # ----------------------------------------------------------------------------- overview
 
 def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
@@ -513,17 +559,16 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
     tasks = ordered(sorted({r.task_folder for r in runs}), ())
     columns = []
     for task in tasks:
-        kind = next(r.kind for r in runs if r.task_folder == task)
-        metric = PRIMARY.get(kind, "accuracy")
-        title = TEXT_METRICS.get(metric) or METRIC_TITLES.get(metric, metric)
         mine = [r for r in runs if r.task_folder == task]
+        metric = mine[0].headline
+        title = metric_title(mine, metric)
         columns.append(Column(task, f"`{task}`<br>{title}",
                               higher_is_better=higher_is_better(mine, metric)))
     table = Table(columns)
     for model in sorted({r.model for r in runs}):
         row = Row(model)
         for run in (r for r in runs if r.model == model):
-            metric = PRIMARY.get(run.kind, "accuracy")
+            metric = run.headline
             value = run.overall.get(metric)
             if value is None or (metric.startswith("bertscore")):
                 continue
@@ -534,8 +579,9 @@ def overview_document(runs: Sequence[Run], out: Path, problems: Sequence[str],
                 suffix=run_notes(run, notes) + coverage_suffix(run))
         table.rows.append(row)
     lines = header("Leaderboard overview", (
-        "One headline metric per task (BLEU-4 for VQA and description, accuracy for the "
-        "probe and zero-shot classification), models as rows. " + LEGEND))
+        "One headline metric per task, as its kind declares it (BLEU-4 for VQA and "
+        "description, accuracy for the probe and zero-shot classification), models as "
+        "rows. " + LEGEND))
     lines += provenance_warnings(runs)
     if lines[-1] != "":
         lines.append("")

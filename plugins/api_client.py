@@ -38,6 +38,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from harness import failures
 from harness.errors import UsageError
 
 T = TypeVar("T")
@@ -60,9 +61,14 @@ class ApiError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         fatal: bool = False,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # Why the sample failed, as harness.failures names it; read when the failure is
+        # captured. Without one, the HTTP status decides (harness.failures.reason_of).
+        if reason is not None:
+            self.failure_reason = reason
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
@@ -281,7 +287,9 @@ class ApiCaller:
             attempts = retrying.statistics.get("attempt_number", 1)
             error = self.clean(exc)
             if isinstance(exc, ApiError) and exc.retryable:
-                error = ApiError(f"{error.message} (gave up after {attempts} attempts)")
+                error = ApiError(f"{error.message} (gave up after {attempts} attempts)",
+                                 status=error.status,
+                                 reason=getattr(error, "failure_reason", None))
             return error
 
     async def _attempt(self, send: Callable[[Any], Awaitable[str]], payload: Any) -> str:
@@ -296,8 +304,8 @@ class ApiCaller:
                     return await send(payload)
             except TimeoutError:
                 raise ApiError(
-                    f"no answer within the {self.settings.timeout:g} s timeout", retryable=True
-                ) from None
+                    f"no answer within the {self.settings.timeout:g} s timeout", retryable=True,
+                    reason=failures.SERVER_UNREACHABLE) from None
             except ApiError as exc:
                 if exc.fatal:
                     self._refused = exc.message
@@ -325,7 +333,9 @@ class ApiCaller:
             message = exc.message
         else:  # a bug or an unforeseen SDK error: name its type, keep the sample's failure
             message = f"{type(exc).__name__}: {exc}"
-        return ApiError(scrub(message, self._secrets), status=getattr(exc, "status", None))
+        return ApiError(scrub(message, self._secrets), status=getattr(exc, "status", None),
+                        reason=getattr(exc, "failure_reason", None) if isinstance(exc, ApiError)
+                        else None)
 
     def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
         self._worker.close(final)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from harness import hookimpl
+from harness import failures, hookimpl
 from harness.model import Model
 from harness.plugins.api_options import GeminiOptions
 from harness.specs import LoadContext, ModelSpec
@@ -124,13 +124,15 @@ class GeminiModel(Model):
                 fatal=status in (401, 403),
             ) from None
         except errors.UnknownApiResponseError:
-            raise ApiError("malformed response body (not JSON)", retryable=True) from None
+            raise ApiError("malformed response body (not JSON)", retryable=True,
+                           reason=failures.SERVER_ERROR) from None
         except ValueError:  # pydantic: JSON that is not a GenerateContentResponse
-            raise ApiError("malformed response body", retryable=True) from None
+            raise ApiError("malformed response body", retryable=True,
+                           reason=failures.SERVER_ERROR) from None
         except Exception as exc:
             if is_transport_error(exc):
                 raise ApiError(f"connection failed ({type(exc).__name__})",
-                               retryable=True) from None
+                               retryable=True, reason=failures.SERVER_UNREACHABLE) from None
             raise
         if response.model_version:
             self._served.add(response.model_version)
@@ -144,7 +146,8 @@ class GeminiModel(Model):
             if candidates and candidates[0].finish_reason not in (None, "STOP"):
                 raise ApiError(f"the response holds no text "
                                f"(finish_reason={_name(candidates[0].finish_reason)})")
-            raise ApiError("the response holds no answer (no candidates)", retryable=True)
+            raise ApiError("the response holds no answer (no candidates)", retryable=True,
+                           reason=failures.SERVER_ERROR)
         return "".join(texts)
 
     def close(self) -> None:

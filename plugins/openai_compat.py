@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from harness import hookimpl
+from harness import failures, hookimpl
 from harness.model import Model
 from harness.plugins.api_options import OpenAIOptions
 from harness.specs import LoadContext, ModelSpec
@@ -132,22 +132,26 @@ class OpenAICompatModel(Model):
             ) from None
         except openai.APIResponseValidationError:
             raise ApiError("malformed response body (not a chat completion)",
-                           retryable=True) from None
+                           retryable=True, reason=failures.SERVER_ERROR) from None
         except openai.APITimeoutError:
-            raise ApiError("the request timed out", retryable=True) from None
+            raise ApiError("the request timed out", retryable=True,
+                           reason=failures.SERVER_UNREACHABLE) from None
         except openai.APIConnectionError as exc:
             cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
-            raise ApiError(f"connection failed ({cause})", retryable=True) from None
+            raise ApiError(f"connection failed ({cause})", retryable=True,
+                           reason=failures.SERVER_UNREACHABLE) from None
         except ValueError:  # a body that is not JSON at all
-            raise ApiError("malformed response body (not JSON)", retryable=True) from None
+            raise ApiError("malformed response body (not JSON)", retryable=True,
+                           reason=failures.SERVER_ERROR) from None
         except Exception as exc:
             if is_transport_error(exc):
                 raise ApiError(f"connection failed ({type(exc).__name__})",
-                               retryable=True) from None
+                               retryable=True, reason=failures.SERVER_UNREACHABLE) from None
             raise
         choices = getattr(completion, "choices", None)
         if not choices:
-            raise ApiError("the response holds no answer (no choices)", retryable=True)
+            raise ApiError("the response holds no answer (no choices)", retryable=True,
+                           reason=failures.SERVER_ERROR)
         if getattr(completion, "model", None):
             self._served.add(str(completion.model))
         usage = getattr(completion, "usage", None)

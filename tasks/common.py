@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.errors import UsageError
 from harness.protocol import default_decoding
@@ -58,54 +58,36 @@ def load_split(
     return samples
 
 
-def as_int(task: str, key: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"task '{task}': option {key}={value!r} is not an integer") from None
+# -T decoding=: the protocol's own preset for the task kind (``paper``) or any preset by name.
+DecodingName = Literal["paper", *DECODING_PRESETS]  # type: ignore[valid-type]
 
 
-def as_choice(task: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise UsageError(
-            f"task '{task}': option {key}={value!r} is not one of {', '.join(choices)}"
-        )
-    return str(value)
-
-
-def decoding_for(task: str, kind: str, protocol: str, name: Any = None,
-                 max_new_tokens: Any = None) -> Decoding:
+def decoding_for(kind: str, protocol: str, name: str | None = None,
+                 max_new_tokens: int | None = None) -> Decoding:
     """The decoding a generation task sends under ``protocol``, or the preset ``-T decoding=``
     names: ``paper`` (the authors' script for this task kind), ``greedy`` or a full preset
     name. Greedy answers are as long as the sound protocol allows, unless
-    ``-T max_new_tokens=`` says otherwise."""
+    ``-T max_new_tokens=`` says otherwise. The options were checked when parsed."""
     if name is None:
         name = default_decoding(kind, protocol)
-    name = as_choice(task, "decoding", name, ("paper", *DECODING_PRESETS))
     preset = DECODING_PRESETS[f"paper-{kind}" if name == "paper" else name]
     if max_new_tokens is None and not preset.do_sample:
         max_new_tokens = SOUND_DECODING[kind]["max_new_tokens"]
     if max_new_tokens is not None:
-        preset = replace(preset, max_new_tokens=as_int(task, "max_new_tokens", max_new_tokens))
+        preset = replace(preset, max_new_tokens=int(max_new_tokens))
     return preset
 
 
-def decoding_variant(task: str, kind: str, protocol: str, decoding: Decoding) -> list[str]:
+def decoding_variant(kind: str, protocol: str, decoding: Decoding) -> list[str]:
     """Folder-name parts for a decoding that differs from the protocol's own."""
-    default = decoding_for(task, kind, protocol)
+    default = decoding_for(kind, protocol)
     if decoding == default:
         return []
     parts = [] if decoding.preset == default.preset else [f"decoding={decoding.preset}"]
-    natural = decoding_for(task, kind, protocol, decoding.preset)
+    natural = decoding_for(kind, protocol, decoding.preset)
     if decoding.max_new_tokens != natural.max_new_tokens:
         parts.append(f"max_new_tokens={decoding.max_new_tokens}")
     return parts
-
-
-def task_protocol(task: str, protocol: Any) -> str:
-    from harness.protocol import check
-
-    return check(protocol, f"task '{task}'")
 
 
 def group_values(samples: list[Sample], field: str) -> list[str | None]:

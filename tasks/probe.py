@@ -32,15 +32,14 @@ from pydantic import Field, NonNegativeInt
 from harness import hookimpl
 from harness.errors import HarnessError
 from harness.options import Options
-from harness.protocol import DEFAULT_PROTOCOL, value
-from harness.specs import TaskContext, TaskSpec
+from harness.protocol import value
+from harness.specs import TaskContext, TaskKind, TaskSpec
 from harness.task import Task
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
     group_fields,
     load_split,
-    task_protocol,
 )
 from harness.types import Prediction, Request, Sample
 
@@ -54,7 +53,8 @@ PAPER_FILE = "paper-split-file"  # split_method prefix of samples read from the 
 class ProbeOptions(Options):
     """The ``-T`` options of the linear-probe tasks."""
 
-    seed: int = Field(0, description="seed of the random validation split and subsample")
+    seed: int | None = Field(None, description="seed of the random validation split, the "
+                             "subsample and the fold order; default: the run's --seed")
     folds: Literal["plain", "grouped"] | None = Field(
         None, description="plain: unshuffled stratified folds (the authors'); grouped: folds "
         "that keep each lesion or patient on one side; default: the protocol's")
@@ -81,36 +81,17 @@ class ProbeTask(Task):
     kind = "probe"
     capability = "encode_images"
 
-    def __init__(
-        self,
-        name: str,
-        dataset: str,
-        protocol: str = DEFAULT_PROTOCOL,
-        seed: int = 0,
-        folds: str | None = None,
-        n_folds: int = 5,
-        grid: str | None = None,
-        val: str | None = None,
-        subsample: float | None = None,
-        bootstrap: int = 1000,
-        solver: str = "torch",
-        solver_device: str = "auto",
-        context: TaskContext | None = None,
-    ) -> None:
-        self.name, self.dataset = name, dataset
-        self.context = context
-        self.protocol = task_protocol(name, protocol)
-        self.seed = int(seed)
+    def __init__(self, spec: TaskSpec, context: TaskContext, options: ProbeOptions) -> None:
+        super().__init__(spec, context, options)
         self.defaults = {k: value(f"probe.{k}", self.protocol)
                          for k in ("folds", "grid_on", "val")}
-        self.folds = folds or self.defaults["folds"]
-        self.grid_on = grid or self.defaults["grid_on"]
-        self.val = val or self.defaults["val"]
-        self.n_folds = int(n_folds)
-        self.bootstrap = int(bootstrap)
+        self.folds = options.folds or self.defaults["folds"]
+        self.grid_on = options.grid or self.defaults["grid_on"]
+        self.val = options.val or self.defaults["val"]
+        self.n_folds = options.n_folds
+        self.bootstrap = options.bootstrap
         # How the fits are computed, not what they are: scoring settings, outside config().
-        self.solver, self.solver_device = solver, solver_device
-        self._subsample = subsample
+        self.solver, self.solver_device = options.solver, options.solver_device
 
     @property
     def spec(self) -> Any:
@@ -118,18 +99,12 @@ class ProbeTask(Task):
 
     @property
     def subsample(self) -> float | None:
-        """Fraction of train/val kept (Patch16: 10%, as in the paper's low-resource setting)."""
-        value = self._subsample if self._subsample is not None else self.spec.extra.get(
-            "probe_subsample")
-        if value is None:
-            return None
-        try:
-            frac = float(value)
-        except (TypeError, ValueError):
-            raise HarnessError(f"task '{self.name}': subsample={value!r} is not a number") from None
-        if not 0 < frac <= 1:
-            raise HarnessError(f"task '{self.name}': subsample must be in (0, 1], got {frac}")
-        return frac
+        """Fraction of train/val kept (Patch16: 10%, as in the paper's low-resource setting):
+        ``-T subsample=`` (checked when parsed), else the dataset's declared share."""
+        if self.options.subsample is not None:
+            return self.options.subsample
+        value = self.spec.extra.get("probe_subsample")
+        return None if value is None else float(value)
 
     def config(self) -> dict[str, Any]:
         # Only what shapes the feature requests: the probe's settings are scoring.
@@ -281,10 +256,12 @@ class ProbeTask(Task):
         return out
 
 
-def make(spec: TaskSpec, context: TaskContext, options: ProbeOptions) -> ProbeTask:
-    return ProbeTask(spec.name, spec.dataset, context.protocol, context=context,
-                     **options.model_dump())
-
+# Table 4's columns.
+KIND = TaskKind(
+    name="probe", factory=ProbeTask, options=ProbeOptions, capability="encode_images",
+    headline="accuracy", layout="classification", title="Linear probe",
+    columns=(("accuracy", "ACC"), ("recall_macro", "Recall")),
+    description="logistic-regression probe of frozen image features")
 
 # The eight datasets of the paper's Table 4, plus the demo set.
 DATASETS = ("demo", "patch16", "pad-ufes-20", "isic2019", "hiba", "ham10000",
@@ -292,9 +269,12 @@ DATASETS = ("demo", "patch16", "pad-ufes-20", "isic2019", "hiba", "ham10000",
 
 
 @hookimpl
+def register_task_kinds(register: Callable[[TaskKind], None]) -> None:
+    register(KIND)
+
+
+@hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
     for dataset in DATASETS:
-        name = f"probe/{dataset}"
-        register(TaskSpec(name=name, factory=make, kind="probe", dataset=dataset,
-                          capability="encode_images", options=ProbeOptions,
+        register(TaskSpec(name=f"probe/{dataset}", kind="probe", dataset=dataset,
                           description=f"logistic-regression probe of image features on {dataset}"))

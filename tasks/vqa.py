@@ -10,6 +10,7 @@ Decoding follows the protocol: ``paper`` samples as the authors' VQA_test.py doe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,16 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from harness import hookimpl
 from harness.options import Options
-from harness.protocol import DEFAULT_PROTOCOL
-from harness.specs import TaskContext, TaskSpec
+from harness.specs import TaskContext, TaskKind, TaskSpec
 from harness.task import Task
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
+    DecodingName,
     decoding_for,
     decoding_variant,
     group_fields,
     load_split,
-    task_protocol,
 )
 from harness.types import Prediction, Request, Sample
 
@@ -38,14 +38,15 @@ PROMPT_VERSION = 1
 class VqaOptions(Options):
     """The ``-T`` options of the VQA and captioning tasks."""
 
-    split: str = Field("test", description="the dataset split to evaluate")
-    decoding: str | None = Field(
+    split: str | None = Field(None, description="the dataset split to evaluate; default: the "
+                              "task's (test)")
+    decoding: DecodingName | None = Field(
         None, description="decoding preset (greedy, paper, ...); default: the protocol's")
     max_new_tokens: PositiveInt | None = Field(
         None, description="longest answer in tokens; default: the preset's")
     metrics: str | None = Field(
-        None, description="comma-separated metric names; default: the paper's five (a subset "
-        "is a partial result, written beside the complete one)")
+        None, description="comma-separated metric names; default: the task's (the paper's "
+        "five; a subset is a partial result, written beside the complete one)")
     bertscore_model: str | None = Field(
         None, description="folder of bert-base-uncased for the paper's BERTScore")
     bootstrap: NonNegativeInt = Field(
@@ -61,51 +62,42 @@ class VqaOptions(Options):
 
 
 class VqaTask(Task):
+    """Free-text answers to a question (``vqa``) or a fixed instruction (``caption``) about an
+    image, scored against the reference answer with text metrics."""
+
     capability = "generate"
 
-    def __init__(
-        self,
-        name: str,
-        dataset: str,
-        kind: str = "vqa",
-        protocol: str = DEFAULT_PROTOCOL,
-        split: str = "test",
-        decoding: str | None = None,
-        max_new_tokens: int | None = None,
-        metrics: str | None = None,
-        bertscore_model: str | None = None,
-        bootstrap: int = 1000,
-        context: TaskContext | None = None,
-        judge: str | None = None,
-        judge_options: str | None = None,
-        judge_protocol: str | None = None,
-        judge_prices: str | None = None,
-    ) -> None:
-        self.name, self.dataset, self.kind, self.split = name, dataset, kind, split
-        self.context = context
-        self.protocol = task_protocol(name, protocol)
-        self.decoding = decoding_for(name, "vqa", self.protocol, decoding, max_new_tokens)
-        self.metric_names = metrics.split(",") if metrics else None
-        self.bertscore_model = bertscore_model
-        self.bootstrap = int(bootstrap)
+    def __init__(self, spec: TaskSpec, context: TaskContext, options: VqaOptions) -> None:
+        super().__init__(spec, context, options)
+        self.split = options.split or spec.split
+        self.decoding = decoding_for("vqa", self.protocol, options.decoding,
+                                     options.max_new_tokens)
+        self.metric_names = options.metrics.split(",") if options.metrics else None
+        self.bertscore_model = options.bertscore_model
+        self.bootstrap = options.bootstrap
+        # A caption task's fixed instruction; a VQA task asks each sample's own question.
+        self.instruction = spec.prompt or (CAPTION_INSTRUCTION if self.kind == "caption"
+                                           else None)
         from harness.judge.config import JudgeConfig
 
-        self.judge = JudgeConfig.from_options(judge, judge_options, judge_protocol,
-                                              judge_prices, context)
+        self.judge = JudgeConfig.from_options(options.judge, options.judge_options,
+                                              options.judge_protocol, options.judge_prices,
+                                              context)
 
-    def metrics(self) -> list[str]:
-        if self.metric_names is not None:
-            return self.metric_names
+    def default_metrics(self) -> list[str]:
+        if self.task_spec.metrics:
+            return list(self.task_spec.metrics)
         from harness.metrics import default_vqa_metrics
 
         return default_vqa_metrics(self.bertscore_model)
 
+    def metrics(self) -> list[str]:
+        return self.metric_names if self.metric_names is not None else self.default_metrics()
+
     def metric_subset(self) -> list[str] | None:
         if self.metric_names is None:
             return None
-        from harness.metrics import default_vqa_metrics
-
-        default = default_vqa_metrics(self.bertscore_model)
+        default = self.default_metrics()
         return None if set(default) <= set(self.metric_names) else list(self.metric_names)
 
     def config(self) -> dict[str, Any]:
@@ -116,13 +108,13 @@ class VqaTask(Task):
             "split": self.split,
             "protocol": self.protocol,
             "decoding": self.decoding.to_dict(),
-            "instruction": CAPTION_INSTRUCTION if self.kind == "caption" else None,
+            "instruction": self.instruction,
             "prompt_version": PROMPT_VERSION,
         }
 
     def variant(self) -> str:
-        parts = [] if self.split == "test" else [f"split={self.split}"]
-        parts += decoding_variant(self.name, "vqa", self.protocol, self.decoding)
+        parts = [] if self.split == self.task_spec.split else [f"split={self.split}"]
+        parts += decoding_variant("vqa", self.protocol, self.decoding)
         return ",".join(parts)
 
     def scoring_config(self) -> dict[str, Any]:
@@ -135,7 +127,7 @@ class VqaTask(Task):
         return load_split(self.dataset_spec(), data_root, self.split, self.data_report)
 
     def build_request(self, sample: Sample) -> Request:
-        prompt = CAPTION_INSTRUCTION if self.kind == "caption" else (sample.question or "")
+        prompt = self.instruction if self.instruction is not None else (sample.question or "")
         images = (sample.image,) if sample.image is not None else ()
         return Request(sample_id=sample.id, prompt=prompt, images=images, decoding=self.decoding)
 
@@ -173,21 +165,36 @@ class VqaTask(Task):
         return result
 
 
-def make(spec: TaskSpec, context: TaskContext, options: VqaOptions) -> VqaTask:
-    return VqaTask(spec.name, spec.dataset, kind=spec.kind, protocol=context.protocol,
-                   context=context, **options.model_dump())
-
-
+# Table 3's metrics, headline first; titles as the paper prints them.
+TEXT_COLUMNS = (("bleu4", "Bleu-4"), ("meteor", "Meteor"), ("rougeL", "Rouge-l"),
+                ("bertscore", "BertScore"), ("recall", "recall"))
+KINDS = (
+    TaskKind(name="vqa", factory=VqaTask, options=VqaOptions, capability="generate",
+             headline="bleu4", layout="text", columns=TEXT_COLUMNS, title="VQA",
+             description="open-ended answers to a question about an image"),
+    TaskKind(name="caption", factory=VqaTask, options=VqaOptions, capability="generate",
+             headline="bleu4", layout="text", columns=TEXT_COLUMNS, title="Image description",
+             description="a description of the image, from a fixed instruction"),
+)
 TASKS = (
-    ("vqa/mm-skin", "mm-skin", "vqa", "MM-Skin-O open-ended VQA (5,452 test pairs)"),
-    ("caption/mm-skin", "mm-skin-caption", "caption", "MM-Skin-C image description"),
-    ("vqa/demo", "demo-vqa", "vqa", "open-ended VQA on the built-in synthetic demo set"),
-    ("caption/demo", "demo-caption", "caption", "image description on the demo set"),
+    TaskSpec(name="vqa/mm-skin", kind="vqa", dataset="mm-skin",
+             description="MM-Skin-O open-ended VQA (5,452 test pairs)"),
+    TaskSpec(name="caption/mm-skin", kind="caption", dataset="mm-skin-caption",
+             description="MM-Skin-C image description"),
+    TaskSpec(name="vqa/demo", kind="vqa", dataset="demo-vqa",
+             description="open-ended VQA on the built-in synthetic demo set"),
+    TaskSpec(name="caption/demo", kind="caption", dataset="demo-caption",
+             description="image description on the demo set"),
 )
 
 
 @hookimpl
+def register_task_kinds(register: Callable[[TaskKind], None]) -> None:
+    for kind in KINDS:
+        register(kind)
+
+
+@hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
-    for name, dataset, kind, description in TASKS:
-        register(TaskSpec(name=name, factory=make, kind=kind, dataset=dataset,
-                          capability="generate", description=description, options=VqaOptions))
+    for spec in TASKS:
+        register(replace(spec))  # a copy: the registry completes it from its kind

@@ -26,18 +26,18 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from harness import hookimpl
 from harness.errors import HarnessError
 from harness.options import Options
-from harness.protocol import DEFAULT_PROTOCOL, value
 from harness.protocol import candidates as candidates_of
-from harness.specs import TaskContext, TaskSpec
+from harness.protocol import value
+from harness.specs import TaskContext, TaskKind, TaskSpec
 from harness.task import Task
 from harness.tasks.common import (
     GROUP_FIELDS,
     DataReport,
+    DecodingName,
     decoding_for,
     decoding_variant,
     group_fields,
     load_split,
-    task_protocol,
 )
 from harness.tasks.matching import match
 from harness.types import Prediction, Request, Sample
@@ -59,8 +59,8 @@ class ZeroShotOptions(Options):
         "generate", description="generate: answer in words, matched to a class; likelihood: "
         "the candidate with the highest log-likelihood")
     shuffle: bool = Field(False, description="shuffle the candidates in the prompt per sample")
-    seed: int = Field(0, description="seed of the shuffle")
-    decoding: str | None = Field(
+    seed: int | None = Field(None, description="seed of the shuffle; default: the run's --seed")
+    decoding: DecodingName | None = Field(
         None, description="decoding preset (greedy, paper, ...); default: the protocol's")
     max_new_tokens: PositiveInt | None = Field(
         None, description="longest answer in tokens; default: the preset's")
@@ -69,51 +69,44 @@ class ZeroShotOptions(Options):
         "synonyms, negation; default: the protocol's (the other is scored beside it)")
     candidates: Literal["paper", "dataset"] | None = Field(
         None, description="paper: the authors' candidate lists; dataset: the dataset's own "
-        "vocabulary; default: the protocol's")
-    split: str = Field("test", description="the dataset split to evaluate")
+        "vocabulary; default: the protocol's (a task that declares its candidates uses them)")
+    split: str | None = Field(None, description="the dataset split to evaluate; default: the "
+                              "task's (test)")
     bootstrap: NonNegativeInt = Field(
         1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
 
 
 class ZeroShotTask(Task):
+    """The image and the candidate diagnoses go to the model; its free-text answer is matched
+    to one candidate (or, with ``-T mode=likelihood``, the likeliest candidate is taken)."""
+
     kind = "zeroshot"
 
-    def __init__(
-        self,
-        name: str,
-        dataset: str,
-        protocol: str = DEFAULT_PROTOCOL,
-        mode: str = "generate",
-        shuffle: bool = False,
-        seed: int = 0,
-        decoding: str | None = None,
-        max_new_tokens: int | None = None,
-        matcher: str | None = None,
-        candidates: str | None = None,
-        split: str = "test",
-        bootstrap: int = 1000,
-        context: TaskContext | None = None,
-    ) -> None:
-        self.name, self.dataset, self.split = name, dataset, split
-        self.context = context
-        self.protocol = task_protocol(name, protocol)
-        self.mode = mode
+    def __init__(self, spec: TaskSpec, context: TaskContext, options: ZeroShotOptions) -> None:
+        super().__init__(spec, context, options)
+        self.split = options.split or spec.split
+        self.mode = options.mode
         self.capability = "generate" if self.mode == "generate" else "score_choices"
-        self.shuffle, self.seed = bool(shuffle), int(seed)
-        self.decoding = decoding_for(name, "zeroshot", self.protocol, decoding, max_new_tokens)
+        self.shuffle = options.shuffle
+        self.decoding = decoding_for("zeroshot", self.protocol, options.decoding,
+                                     options.max_new_tokens)
+        self.prompt = spec.prompt or PROMPT
         # (matcher, candidates) the protocol implies; -T options override each
         self._defaults = (self.protocol, "paper" if self.protocol == "paper" else "dataset")
-        self.matcher = matcher or self._defaults[0]
-        self.candidates = candidates or self._defaults[1]
-        self.bootstrap = int(bootstrap)
+        self.matcher = options.matcher or self._defaults[0]
+        self.candidates = options.candidates or (
+            "declared" if spec.candidates else self._defaults[1])
+        self.bootstrap = options.bootstrap
 
     @property
-    def spec(self) -> Any:
+    def spec(self) -> Any:  # the dataset adapter (the task's declaration is ``task_spec``)
         return self.dataset_spec()
 
     @cached_property  # read for every answer; fixed once the task is built
     def classes(self) -> tuple[str, ...]:
         """The candidates in prompt order: the authors' list, or the dataset's vocabulary."""
+        if self.candidates == "declared":
+            return tuple(self.task_spec.candidates or ())
         vocabulary = tuple(self.spec.classes)
         authors = candidates_of(self.dataset) if self.candidates == "paper" else None
         if authors is None:
@@ -137,6 +130,8 @@ class ZeroShotTask(Task):
             "seed": self.seed if self.shuffle else None,
             "decoding": self.decoding.to_dict() if self.mode == "generate" else None,
             "prompt_version": PROMPT_VERSION,
+            # a declared prompt only: the built-in tasks' fingerprints stay as they were
+            **({"prompt": self.prompt} if self.task_spec.prompt else {}),
         }
 
     def scoring_config(self) -> dict[str, Any]:
@@ -146,13 +141,13 @@ class ZeroShotTask(Task):
     def variant(self) -> str:
         """Options that differ from the protocol's, as a folder-name suffix."""
         matcher, candidates = self._defaults
-        parts = [] if self.split == "test" else [f"split={self.split}"]
+        parts = [] if self.split == self.task_spec.split else [f"split={self.split}"]
         if self.mode != "generate":
             parts.append(f"mode={self.mode}")
         if self.shuffle:
             parts.append(f"shuffle-seed={self.seed}")
         if self.mode == "generate":
-            parts += decoding_variant(self.name, self.kind, self.protocol, self.decoding)
+            parts += decoding_variant(self.kind, self.protocol, self.decoding)
         if self.matcher != matcher:
             parts.append(f"matcher={self.matcher}")
         if self.candidates != candidates:
@@ -180,7 +175,7 @@ class ZeroShotTask(Task):
         images = (sample.image,) if sample.image is not None else ()
         return Request(
             sample_id=sample.id,
-            prompt=PROMPT.format(classes=SEPARATOR.join(choices)),
+            prompt=self.prompt.format(classes=SEPARATOR.join(choices)),
             images=images,
             decoding=self.decoding,
             choices=choices,
@@ -261,10 +256,13 @@ class ZeroShotTask(Task):
         return result
 
 
-def make(spec: TaskSpec, context: TaskContext, options: ZeroShotOptions) -> ZeroShotTask:
-    return ZeroShotTask(spec.name, spec.dataset, context.protocol, context=context,
-                        **options.model_dump())
-
+# Table 5's columns: its precision is the authors' (unmatched answers included), ours beside it.
+KIND = TaskKind(
+    name="zeroshot", factory=ZeroShotTask, options=ZeroShotOptions, capability="generate",
+    headline="accuracy", layout="classification", title="Zero-shot classification",
+    columns=(("accuracy", "ACC"), ("precision_macro_union", "precision"),
+             ("precision_macro", "precision (true classes)")),
+    description="diagnosis from a list of candidates, by answer matching")
 
 # Datasets with a published classification test split in the paper's repository,
 # plus PAD-UFES-20 (Table 5) and the demo set.
@@ -275,9 +273,12 @@ DATASETS = (
 
 
 @hookimpl
+def register_task_kinds(register: Callable[[TaskKind], None]) -> None:
+    register(KIND)
+
+
+@hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
     for dataset in DATASETS:
-        name = f"zeroshot/{dataset}"
-        register(TaskSpec(name=name, factory=make, kind="zeroshot", dataset=dataset,
-                          capability="generate", options=ZeroShotOptions,
+        register(TaskSpec(name=f"zeroshot/{dataset}", kind="zeroshot", dataset=dataset,
                           description=f"zero-shot diagnosis by answer matching on {dataset}"))

@@ -81,6 +81,6 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
         @hookimpl
         def register_models(register):
-            register(ModelSpec(name="majority", factory=lambda **kw: None))
+            register(ModelSpec(name="majority", factory=lambda spec, context, options: None))
     """), site)
     return site

@@ -57,9 +57,11 @@ def test_offline_judge_writes_judged_scores(tmp_path: Path) -> None:
     assert info.params["judge"]["name"] == "rule-judge" and info.version == "llava-med@1"
     assert any(key in g for g in m.scores.groups["modality"].values())
     assert entry["calls"] == {"asked": 16, "stored": 0} and entry["tokens"]["prompt_tokens"] > 0
+    assert entry["identity"] == {"name": "rule-judge", "version": "1", "threshold": 0.5,
+                                 "tokens": "whitespace words"}
     run = results.read_run(folder / "run.partial.json" if (folder / "run.partial.json").exists()
                            else folder / results.RUN)
-    assert run.task.scoring["judge"]["identity"]["name"] == "rule-judge"
+    assert run.task.scoring["judge"]["digest"] == entry["judge"]["digest"]
     assert len((folder / JUDGEMENTS).read_text().splitlines()) == 16
     # the leaderboard's VQA table has a column of its own for the judged score
     from harness.leaderboards import build
@@ -69,11 +71,16 @@ def test_offline_judge_writes_judged_scores(tmp_path: Path) -> None:
     table = (tmp_path / "boards" / "vqa.md").read_text()
     assert f"| {key} |" in table and f"Clinical<br>{key}" in table
     assert f"{100 * m.scores.overall[key]:.2f}" in table
+    for name in ("metrics.json", "metrics.partial.json"):  # scored afresh, judge not built
+        (folder / name).unlink(missing_ok=True)
     again = run_harness("score", "--model", "knn-retrieval", "--task", "vqa/demo",
                         "--protocol", "sound", "-T", "judge=rule-judge", *FAST_SCORING,
                         cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert len((folder / JUDGEMENTS).read_text().splitlines()) == 16
+    _, rescored = judged(folder)
+    assert rescored["calls"] == {"asked": 0, "stored": 16}
+    assert rescored["identity"] == entry["identity"] and rescored["overall"] == entry["overall"]
 
 
 @pytest.fixture

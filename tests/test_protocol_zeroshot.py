@@ -117,8 +117,8 @@ class RecorderPlugin:
 
     @hookimpl
     def register_models(self, register):  # noqa: ANN001
-        def make(protocol: str = "?", **kw: Any) -> Recorder:
-            self.log["factory"].append({"protocol": protocol, **kw})
+        def make(spec: Any, context: Any, options: Any) -> Recorder:
+            self.log["factory"].append({"protocol": context.protocol})
             return Recorder(self.answers, self.log)
 
         register(ModelSpec(name="recorder", factory=make, capabilities=frozenset({"generate"})))

@@ -93,7 +93,7 @@ class Flaky(Model):
 class FlakyPlugin:
     @hookimpl
     def register_models(self, register):  # noqa: ANN001
-        register(ModelSpec(name="flaky", factory=lambda **kw: Flaky(),
+        register(ModelSpec(name="flaky", factory=lambda spec, context, options: Flaky(),
                            capabilities=frozenset({"generate"})))
 
 
@@ -137,7 +137,7 @@ def test_capability_mismatch_fails_before_any_work(tmp_path: Path) -> None:
          "is not a folder"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-T", "decoding"), "KEY=VALUE"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-T", "decoding=beam"),
-         "not one of paper, greedy, paper-zeroshot, paper-vqa"),
+         "should be 'paper', 'greedy', 'paper-zeroshot' or 'paper-vqa'"),
         (("run", "--model", "chance", "--task", "vqa/demo", "--batch-size", "0"), "--batch-size"),
         (("run", "--model", "colour-lbp", "--task", "vqa/demo"), "can only encode_images"),
         (("run", "--model", "chance", "--task", "vqa/demo", "-M", "colour=red"),

@@ -74,7 +74,15 @@ def test_identity_is_the_content_key(tmp_path: Path, source: Path) -> None:
 def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
     """A real run stores answers; after one weight changes in place, none of them is reused."""
     from harness.plugin_manager import get_registries
-    from harness.runner import RunOptions, build_task, model_key, model_options, prepare, run
+    from harness.runner import (
+        RunOptions,
+        build_task,
+        model_key,
+        model_options,
+        prepare,
+        refresh_pending,
+        run,
+    )
 
     folder = build_original_llava(tmp_path / "model", "mistral")
     regs = get_registries()
@@ -86,7 +94,9 @@ def test_new_weights_at_the_same_path_are_asked_again(tmp_path: Path) -> None:
 
     def pending() -> int:
         built = build_task(regs, task, {}, opts)
-        return len(prepare(built, model_key(spec, opts, model_options(spec, opts)), opts).pending)
+        tr = prepare(built, model_key(spec, opts, model_options(spec, opts)), opts)
+        refresh_pending(tr, None, repair=False)
+        return len(tr.pending)
 
     assert pending() == 0  # the same bytes: every answer is reused
     (run_json,) = (tmp_path / "results").rglob("run.json")

@@ -108,8 +108,9 @@ class JudgeConfig:
         return self._digest
 
     def record(self) -> dict[str, Any]:
-        """What run.json and metrics.json say about the judge."""
-        return {**self.key(), "protocol": self.protocol.record(), "identity": self.identity,
+        """What run.json (the plan's scoring settings) and metrics.json say about the judge;
+        the built judge's ``identity()`` is in metrics.json beside it (``identity``)."""
+        return {**self.key(), "digest": self.digest, "protocol": self.protocol.record(),
                 "prices_per_million_tokens": list(self.prices) if self.prices else None}
 
     def build(self) -> Any:

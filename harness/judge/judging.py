@@ -19,9 +19,9 @@ from typing import Any
 from harness.judge.config import JudgeConfig
 from harness.judge.protocols import Call, Pair, ParseError
 from harness.judge.store import Judgement, JudgeStore
+from harness.plan import safe_name
 from harness.progress import Progress
 from harness.results import FailureGroup, MetricInfo, Scores
-from harness.runstate import safe_name
 from harness.types import Request
 
 MAX_ERROR_CHARS = 300
@@ -101,9 +101,34 @@ def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,
     return judged
 
 
+IDENTITIES = "judges.json"  # judge digest -> the built judge's identity(), beside the verdicts
+
+
+def remember_identity(folder: Path, config: JudgeConfig) -> None:
+    """The built judge's identity (served model id, SDK, ...) is known only when it is built:
+    kept beside its verdicts, so a re-score that never builds it still reports it."""
+    from harness.store import atomic_write_json
+
+    path = folder / IDENTITIES
+    known = _identities(folder)
+    known[config.digest] = config.identity
+    atomic_write_json(path, known)
+
+
+def _identities(folder: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads((folder / IDENTITIES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: provenance only, rewritten on the next build
+    return data if isinstance(data, dict) else {}
+
+
 def _ask(config: JudgeConfig, todo: list[tuple[Pair, Call, str]], store: JudgeStore,
          stored: dict[str, Judgement], console: Any, batch_size: int | None) -> int:
     model = config.build()
+    remember_identity(store.folder, config)
     try:
         size = batch_size or int(getattr(model, "batch_size_hint", None) or 32)
         label = f"judging · {config.name} · {config.protocol.name}"
@@ -195,7 +220,8 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
         cost = (tokens.get("prompt_tokens", 0.0) * p_in
                 + tokens.get("completion_tokens", 0.0) * p_out) / 1e6
     entry = {
-        "key": key, "judge": config.record(), "samples": n_samples,
+        "key": key, "judge": config.record(), "identity": config.identity,
+        "samples": n_samples,
         "answered": len(values) + len(judged.failures), "judged": len(values),
         "failed": len(judged.failures),
         "coverage": len(values) / n_samples if n_samples else 0.0,
@@ -245,6 +271,8 @@ def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_fail
         pairs.append(pair_of(sample, request.prompt, pred.output))
         modality[sample.id] = sample.modality or "unknown"
     judged = judge_pairs(config, pairs, tr.store.folder, retry_failed, console)
+    if config.identity is None:  # not built now: the identity it had when it was
+        config.identity = _identities(tr.store.folder).get(config.digest)
     entry = add_to_scores(config, judged, scores, len(tr.samples), modality)
     if tr.store.folder.name == safe_name(config.name).replace("/", "_"):
         note = (f"{entry['key']}: the judge is the model judged; judges rate their own "

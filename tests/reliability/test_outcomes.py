@@ -39,7 +39,7 @@ class Miscounting(Model):
 
 @hookimpl
 def register_models(register):
-    register(ModelSpec(name="miscounting", factory=lambda **kw: Miscounting(),
+    register(ModelSpec(name="miscounting", factory=lambda spec, context, options: Miscounting(),
                        capabilities=frozenset({"generate"})))
 '''
 
@@ -297,7 +297,12 @@ def test_a_null_output_is_an_empty_answer_and_unknown_modality_is_a_group(
     Image.new("RGB", (8, 8)).save(image)
     samples = [Sample(id=str(i), image=image, question="q", answer="None") for i in range(4)]
     preds = {s.id: Prediction(id=s.id, fingerprint=s.id, output=None) for s in samples}
-    task = VqaTask("vqa/x", "x", metrics="recall", bootstrap=0)
+    from harness.specs import TaskContext, TaskSpec
+    from harness.tasks.vqa import VqaOptions
+
+    spec = TaskSpec(name="vqa/x", kind="vqa", dataset="x", capability="generate")
+    context = TaskContext(datasets=None, metrics=None)  # type: ignore[arg-type]
+    task = VqaTask(spec, context, VqaOptions(metrics="recall", bootstrap=0))
     scores = task.score(samples, preds)
     assert scores["overall"]["recall"] == 0.0  # "None" would have matched the reference
     assert any("4 answers were empty (or null)" in n for n in scores["notes"])
