@@ -206,7 +206,8 @@ def judged_shortfalls(con: Any, task: str, m: Any, min_coverage: float) -> list[
         tokens = entry.get("tokens") or {}
         if tokens:
             cost = entry.get("cost_usd")
-            con.print(f"{task} [{key}]: {entry['calls']['asked']} judge calls now, "
+            con.print(f"{task} [{key}]: {entry['judged']}/{m.n} judged; "
+                      f"{entry['calls']['asked']} judge calls now, "
                       f"{entry['calls']['stored']} stored; tokens "
                       + ", ".join(f"{k}={v:g}" for k, v in sorted(tokens.items()))
                       + (f"; cost ${cost:.4f}" if cost is not None else ""),

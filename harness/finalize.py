@@ -42,6 +42,10 @@ def finalize(
     metrics_path, run_path = _result_paths(tr.store.folder, partial is not None)
     cache_key = scores_key(tr, opts, by_id, metric_versions)
     scores = _cached_scores(metrics_path, cache_key)
+    if scores is not None:
+        from harness.judge.judging import reused
+
+        reused(scores)  # judged scores reused: this pass asked the judge nothing
     if scores is None and answered:
         for pred in answered:
             if isinstance(pred.output, dict) and "array_file" in pred.output:

@@ -123,6 +123,7 @@ def test_rescore_makes_no_judge_request(tmp_path: Path, judge_server: ApiServer)
     score_args = [a for a in args if a not in ("--limit", "6")]
     again = harness_cli("score", *score_args, cwd=tmp_path)  # the scores' cache is used
     assert again.exit_code == 0, again.output
+    assert "0 judge calls now, 12 stored" in again.output
     for name in ("metrics.json", "metrics.partial.json"):  # scores gone: scored afresh
         (folder / name).unlink(missing_ok=True)
     again = harness_cli("score", *score_args, cwd=tmp_path)

@@ -237,6 +237,14 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
     return entry
 
 
+def reused(scores: Scores) -> None:
+    """Scores reused unchanged by a re-score: their judged entries made no call this time."""
+    for entry in (scores.extras.get("judge") or {}).values():
+        calls = entry.get("calls") or {}
+        entry["calls"] = {"asked": 0,
+                          "stored": int(calls.get("asked", 0)) + int(calls.get("stored", 0))}
+
+
 def _groups(failures: list[tuple[str, str, str]]) -> list[FailureGroup]:
     groups: dict[str, FailureGroup] = {}
     for sample_id, reason, message in failures:
