@@ -146,3 +146,23 @@ def test_option_text_is_checked_with_a_sentence() -> None:
         parse_prices("cheap")
     with pytest.raises(UsageError, match="is not one of"):
         get("pairwise")
+
+
+def test_a_judge_is_checked_before_any_work() -> None:
+    from types import SimpleNamespace
+
+    from harness.errors import UsageError
+
+    regs = get_registries()
+    context = SimpleNamespace(models=regs.models, datasets=regs.datasets, seed=0)
+    with pytest.raises(UsageError, match="cannot generate"):
+        JudgeConfig.from_options("colour-lbp", None, None, None, context)
+    with pytest.raises(UsageError, match="no-such-judge"):
+        JudgeConfig.from_options("no-such-judge", None, None, None, context)
+    with pytest.raises(UsageError, match="has no option -T judge_options thresh"):
+        JudgeConfig.from_options("rule-judge", "thresh=0.2", None, None, context)
+    with pytest.raises(UsageError, match="need -T judge=MODEL"):
+        JudgeConfig.from_options(None, None, "binary", None, context)
+    assert JudgeConfig.from_options(None, None, None, None, context) is None
+    config = JudgeConfig.from_options("rule-judge", "threshold=0.2", "rubric", "1,2", context)
+    assert config is not None and config.key()["options"] == {"threshold": 0.2}
