@@ -14,7 +14,7 @@ from harness.plugin_manager import Registries
 
 COLUMNS = {
     "models": ("name", "family", "capabilities", "checkpoint", "plugin"),
-    "tasks": ("name", "kind", "dataset", "needs", "plugin"),
+    "tasks": ("name", "kind", "dataset", "needs", "headline", "plugin"),
     "metrics": ("name", "kind", "version", "higher is better", "plugin"),
     "datasets": ("name", "modality", "classes", "splits", "plugin"),
 }
@@ -29,8 +29,9 @@ def records(regs: Registries, what: str) -> list[dict[str, Any]]:
                  "options": option_records(m.options)} for m in regs.models]
     if what == "tasks":
         return [{"name": t.name, "kind": t.kind, "dataset": t.dataset, "needs": t.capability,
-                 "aliases": list(t.aliases), "description": t.description,
-                 "plugin": t.plugin, "options": option_records(t.options)} for t in regs.tasks]
+                 "headline": t.headline, "split": t.split, "aliases": list(t.aliases),
+                 "description": t.description, "plugin": t.plugin,
+                 "options": option_records(t.options)} for t in regs.tasks]
     if what == "metrics":
         return [{"name": m.name, "kind": m.kind, "version": m.version,
                  "higher_is_better": m.higher_is_better, "description": m.description,
@@ -40,21 +41,17 @@ def records(regs: Registries, what: str) -> list[dict[str, Any]]:
             for d in regs.datasets]
 
 
-def option_records(cls: Any) -> list[dict[str, Any]] | None:
-    """A plugin's declared options (None: a plugin of the older form declares none)."""
-    if cls is None:
-        return None
+def option_records(cls: Any) -> list[dict[str, Any]]:
+    """A plugin's declared options."""
     from harness.options import describe
 
     return [{"name": i.name, "type": i.type, "default": i.default, "help": i.help,
              "runtime": i.name in cls.runtime} for i in describe(cls)]
 
 
-def option_lines(records: list[dict[str, Any]] | None, flag: str, indent: str = "  "
+def option_lines(records: list[dict[str, Any]], flag: str, indent: str = "  "
                  ) -> list[str]:
     """The options as text: one line per option, its help below it."""
-    if records is None:
-        return [f"{indent}options: not declared (the plugin checks {flag} options itself)"]
     if not records:
         return [f"{indent}options: none"]
     out = []
@@ -72,7 +69,7 @@ def cells(what: str, record: dict[str, Any]) -> list[str]:
         return [record["name"], record["family"], ", ".join(record["capabilities"]),
                 record["checkpoint"] or "-", record["plugin"]]
     if what == "tasks":
-        return [record[k] for k in ("name", "kind", "dataset", "needs", "plugin")]
+        return [str(record[k]) for k in COLUMNS["tasks"]]
     if what == "metrics":
         return [record["name"], record["kind"], record["version"],
                 "yes" if record["higher_is_better"] else "no", record["plugin"]]

@@ -82,7 +82,9 @@ def resolve(task: Any, spec: Any, model_key: dict[str, Any], *, protocol: str, s
     ``kind`` is the task's registered ``TaskKind`` (None for a task without one: its results
     get the generic table)."""
     config = task.config()
-    variant = task.variant()
+    variant = ",".join(v for v in (task.data_variant(), task.variant()) if v)
+    if task.data_file is not None:  # the data's content is what the task is
+        config = {**config, "data": task.data_variant()}
     decoding = task.decoding_settings()
     table = TableLayout()
     if kind is not None:

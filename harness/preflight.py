@@ -59,6 +59,11 @@ def record_image_problems(tr: TaskRun, console: Any) -> None:
     if not problems:
         return
     missing = [e for e in problems.values() if e.startswith(failures.IMAGE_MISSING)]
+    if len(missing) == len(tr.pending) and tr.cached == 0 and tr.task.data_file is not None:
+        raise UsageError(
+            f"task '{tr.task.name}': none of its {len(missing)} images exist (first: "
+            f"{missing[0].partition(': ')[2]}); image paths in {tr.task.data_file} are read "
+            "relative to its folder")
     if len(missing) == len(tr.pending) and tr.cached == 0:
         raise UsageError(
             f"task '{tr.task.name}': none of its {len(missing)} images exist (first: "

@@ -45,8 +45,23 @@ class Task:
         own = getattr(self.options, "seed", None)
         return int(own) if own is not None else int(getattr(self.context, "seed", 0))
 
+    @property
+    def data_file(self) -> Path | None:
+        """``-T data=FILE`` of a bring-your-own-data task (``*/custom``), else None."""
+        value = getattr(self.options, "data", None)
+        return None if value is None else Path(value)
+
     def dataset_spec(self) -> Any:
-        """The task's dataset adapter, from the registry the harness handed it."""
+        """The task's dataset adapter: from the registry the harness handed it, or the file
+        a ``*/custom`` task was given."""
+        if self.data_file is not None:
+            cached = self.__dict__.get("_custom_dataset")
+            if cached is None:
+                from harness.datasets import custom
+
+                cached = self.__dict__["_custom_dataset"] = custom.dataset(self.data_file,
+                                                                           self.kind)
+            return cached
         if self.context is None:
             raise HarnessError(f"task '{self.name}' was built without a TaskContext: build it "
                                "through its TaskSpec's factory (harness.runner.build_task)")
@@ -55,6 +70,14 @@ class Task:
     def metric_registry(self) -> Any:
         """The metrics registry handed to the task (None: the harness's own metrics)."""
         return self.context.metrics if self.context is not None else None
+
+    def data_variant(self) -> str:
+        """The results-folder part that tells bring-your-own data files apart."""
+        if self.data_file is None:
+            return ""
+        from harness.datasets import custom
+
+        return f"data={custom.content_key(self.data_file)}"
 
     def decoding_settings(self) -> dict[str, Any] | None:
         """The decoding the task's requests carry (None: the task does not generate)."""

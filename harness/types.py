@@ -83,6 +83,10 @@ class Request:
     decoding: Decoding = Decoding()
     system: str | None = None
     choices: tuple[str, ...] = ()
+    # A bring-your-own-data task's file, for models that answer from its training rows (the
+    # CPU baselines). Not part of the request's identity: the task's fingerprint already
+    # holds the file's content.
+    train_data: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

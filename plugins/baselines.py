@@ -48,6 +48,19 @@ class TrainingIndex:
         self._features: np.ndarray | None = None
         self._known: set[str | None] | None = None  # its labels and questions
 
+    @classmethod
+    def from_file(cls, path: Path, kind: str, option: str) -> TrainingIndex:
+        """The training rows of a bring-your-own-data file (``-T data=FILE``)."""
+        from harness.datasets import custom
+
+        index = cls(None, str(path), None, option=option)
+        samples, _ = custom.load(path, kind)
+        index._samples = [s for s in samples if s.split == "train"]
+        if not index._samples:
+            raise UsageError(f"{path} has no rows with split=train for a baseline to answer "
+                             f"from (or pass -M {option}=DATASET)")
+        return index
+
     @property
     def samples(self) -> list[Sample]:
         if self._samples is None:
@@ -141,6 +154,7 @@ class RetrievalBaseline(Model):
 
     def __init__(self, vqa: TrainingIndex, labels: TrainingIndex) -> None:
         self.vqa, self.labels = vqa, labels
+        self._files: dict[tuple[Path, bool], TrainingIndex] = {}
 
     def identity(self) -> dict[str, Any]:
         return {**ColourLBPEncoder().identity(), "name": self.name,
@@ -150,8 +164,12 @@ class RetrievalBaseline(Model):
         from harness.image_features import features_for_files
 
         # Requests the index cannot answer are told so before any image is opened.
-        answers: list[str | Exception | None] = [
-            (self.labels if r.choices else self.vqa).unfit(self.name, r) for r in requests]
+        answers: list[str | Exception | None] = []
+        for r in requests:
+            try:
+                answers.append(index_for(self, r).unfit(self.name, r))
+            except UsageError as exc:
+                answers.append(exc)
         todo = [i for i, a in enumerate(answers) if a is None]
         if todo:
             query = features_for_files([requests[i].images[0] for i in todo])
@@ -161,7 +179,7 @@ class RetrievalBaseline(Model):
         return [a for a in answers if a is not None]
 
     def _nearest(self, req: Request, q: np.ndarray) -> str | Exception:
-        index = self.labels if req.choices else self.vqa
+        index = index_for(self, req)
         sims = index.features @ q
         if req.choices:
             allowed = np.array([s.label in req.choices for s in index.samples])
@@ -184,6 +202,7 @@ class FrequencyBaseline(Model):
         self.name = name
         self.seed = seed
         self.vqa, self.labels = vqa, labels
+        self._files: dict[tuple[Path, bool], TrainingIndex] = {}
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "vqa_index": self.vqa.dataset,
@@ -199,15 +218,20 @@ class FrequencyBaseline(Model):
             if req.choices and self.name == "chance":  # the offered choices are its only input
                 out.append(str(req.choices[self._rng(req).integers(len(req.choices))]))
                 continue
-            unfit = (self.labels if req.choices else self.vqa).unfit(self.name, req)
+            try:
+                index = index_for(self, req)
+            except UsageError as exc:
+                out.append(exc)
+                continue
+            unfit = index.unfit(self.name, req)
             if unfit is not None:
                 out.append(unfit)
                 continue
             if req.choices:
-                pool = [s.label for s in self.labels.samples if s.label in req.choices]
+                pool = [s.label for s in index.samples if s.label in req.choices]
             else:
-                pool = [s.answer for s in self.vqa.samples if s.question == req.prompt]
-                pool = pool or [s.answer for s in self.vqa.samples]
+                pool = [s.answer for s in index.samples if s.question == req.prompt]
+                pool = pool or [s.answer for s in index.samples]
             if not pool:
                 out.append(UsageError("the training index has nothing to answer from"))
             elif self.name == "chance":
@@ -215,6 +239,19 @@ class FrequencyBaseline(Model):
             else:
                 out.append(str(Counter(pool).most_common(1)[0][0]))
         return out
+
+
+def index_for(model: Any, req: Request) -> TrainingIndex:
+    """The training split that answers ``req``: the one ``-M`` named, else the training rows
+    of the task's own data file (``*/custom`` tasks), else the demo's."""
+    index = model.labels if req.choices else model.vqa
+    if index.given or req.train_data is None:
+        return index
+    key = (Path(req.train_data), bool(req.choices))
+    if key not in model._files:
+        model._files[key] = TrainingIndex.from_file(
+            key[0], "zeroshot" if req.choices else "vqa", index.option)
+    return model._files[key]
 
 
 def _indexes(context: LoadContext, opts: IndexOptions) -> dict[str, TrainingIndex]:

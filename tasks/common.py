@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import UsageError
+from harness.options import Options
 from harness.protocol import default_decoding
 from harness.protocol.settings import SOUND_DECODING
 from harness.specs import DatasetSpec
@@ -56,6 +57,16 @@ def load_split(
             except Exception as exc:  # provenance only: never lose a run over it
                 report.notes.append(f"split manifest unavailable: {exc}")
     return samples
+
+
+def with_data(options: type[Options]) -> type[Options]:
+    """A kind's options plus the required ``-T data=FILE`` of its ``*/custom`` task."""
+    from pydantic import Field, create_model
+
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"Custom{options.__name__}", __base__=options,
+        data=(Path, Field(description="a CSV or JSONL file of samples, image paths relative "
+                          "to it (columns: docs/tasks.md)")))
 
 
 # -T decoding=: the protocol's own preset for the task kind (``paper``) or any preset by name.

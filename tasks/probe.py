@@ -40,6 +40,7 @@ from harness.tasks.common import (
     DataReport,
     group_fields,
     load_split,
+    with_data,
 )
 from harness.types import Prediction, Request, Sample
 
@@ -275,6 +276,10 @@ def register_task_kinds(register: Callable[[TaskKind], None]) -> None:
 
 @hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
+    register(TaskSpec(name="probe/custom", kind="probe", dataset="custom",
+                      options=with_data(ProbeOptions),
+                      description="linear probe on your own CSV/JSONL file with train and "
+                      "test rows (-T data=FILE)"))
     for dataset in DATASETS:
         register(TaskSpec(name=f"probe/{dataset}", kind="probe", dataset=dataset,
                           description=f"logistic-regression probe of image features on {dataset}"))

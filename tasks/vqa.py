@@ -28,6 +28,7 @@ from harness.tasks.common import (
     decoding_variant,
     group_fields,
     load_split,
+    with_data,
 )
 from harness.types import Prediction, Request, Sample
 
@@ -129,7 +130,8 @@ class VqaTask(Task):
     def build_request(self, sample: Sample) -> Request:
         prompt = self.instruction if self.instruction is not None else (sample.question or "")
         images = (sample.image,) if sample.image is not None else ()
-        return Request(sample_id=sample.id, prompt=prompt, images=images, decoding=self.decoding)
+        return Request(sample_id=sample.id, prompt=prompt, images=images, decoding=self.decoding,
+                       train_data=self.data_file)
 
     def score(
         self, samples: Sequence[Sample], predictions: dict[str, Prediction]
@@ -185,6 +187,8 @@ TASKS = (
              description="open-ended VQA on the built-in synthetic demo set"),
     TaskSpec(name="caption/demo", kind="caption", dataset="demo-caption",
              description="image description on the demo set"),
+    TaskSpec(name="vqa/custom", kind="vqa", dataset="custom", options=with_data(VqaOptions),
+             description="open-ended VQA on your own CSV/JSONL file (-T data=FILE)"),
 )
 
 

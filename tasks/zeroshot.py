@@ -38,6 +38,7 @@ from harness.tasks.common import (
     decoding_variant,
     group_fields,
     load_split,
+    with_data,
 )
 from harness.tasks.matching import match
 from harness.types import Prediction, Request, Sample
@@ -179,6 +180,7 @@ class ZeroShotTask(Task):
             images=images,
             decoding=self.decoding,
             choices=choices,
+            train_data=self.data_file,
         )
 
     def call(self, model: Any, requests: Sequence[Request]) -> list[Any]:
@@ -279,6 +281,10 @@ def register_task_kinds(register: Callable[[TaskKind], None]) -> None:
 
 @hookimpl
 def register_tasks(register: Callable[[TaskSpec], None]) -> None:
+    register(TaskSpec(name="zeroshot/custom", kind="zeroshot", dataset="custom",
+                      options=with_data(ZeroShotOptions),
+                      description="zero-shot classification on your own CSV/JSONL file "
+                      "(-T data=FILE)"))
     for dataset in DATASETS:
         register(TaskSpec(name=f"zeroshot/{dataset}", kind="zeroshot", dataset=dataset,
                           description=f"zero-shot diagnosis by answer matching on {dataset}"))
