@@ -18,6 +18,10 @@ DEMO_TASKS = ("vqa/demo", "probe/demo", "zeroshot/demo")
 # keeps its numbers deterministic (the paper's asks for 20+ sampled tokens per answer).
 DEMO_PROTOCOL = "sound"
 DEMO_MODELS = ("knn-retrieval", "majority", "chance", "colour-lbp")
+# Open-ended answers are also judged, by the offline rule judge (docs/judges.md): the
+# leaderboard's llava-med@rule-judge column.
+JUDGED = ("vqa/demo",)
+DEMO_JUDGE = {"judge": "rule-judge"}
 
 
 def run_demo(registries: Registries, output: Path, console: Any, train: bool = False) -> None:
@@ -27,8 +31,12 @@ def run_demo(registries: Registries, output: Path, console: Any, train: bool = F
             t for t in DEMO_TASKS if registries.tasks.get(t).capability in spec.capabilities
         ]
         console.rule(f"{name}: {', '.join(tasks)}")
-        run(registries, RunOptions(model=name, tasks=tasks, output=output, batch_size=16,
-                                   protocol=DEMO_PROTOCOL), console=console)
+        for group in ([t for t in tasks if t in JUDGED], [t for t in tasks if t not in JUDGED]):
+            if group:
+                run(registries, RunOptions(
+                    model=name, tasks=group, output=output, batch_size=16,
+                    protocol=DEMO_PROTOCOL,
+                    task_options=DEMO_JUDGE if group[0] in JUDGED else {}), console=console)
     if train:
         _train_and_evaluate(registries, output, console)
     from harness.leaderboards.cli import print_leaderboard
@@ -57,6 +65,11 @@ def caption() -> str:
         "colour and border, so it stays far from 100%.",
         "- colour-lbp: the same colour and texture features as a frozen encoder, with a "
         "linear probe; the only probe row (knn-retrieval's features would repeat it).",
+        "- llava-med@rule-judge (results/leaderboards/vqa.md): LLaVA-Med's relative score "
+        "(answer / reference x 100) given by rule-judge, an offline stand-in that rates by "
+        "shared words and length, not by medical sense; a longer answer holding the "
+        "reference's words can pass 100. It shows the judging path, not a judge's opinion "
+        "(docs/judges.md).",
     ])
 
 

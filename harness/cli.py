@@ -183,11 +183,39 @@ def finish(con: Any, outcomes: list[Any], min_coverage: float) -> None:
         if m.coverage < min_coverage:
             short.append(f"{o.task} answered {m.answered} of {m.n} "
                          f"({100 * m.coverage:.1f}% < {100 * min_coverage:g}%)")
+        short += judged_shortfalls(con, o.task, m, min_coverage)
     if short:
         con.print("incomplete: " + "; ".join(short) + ". Rerun the same command to retry "
                   "the failed samples (answered ones are kept); --min-coverage sets the bar.",
                   markup=False, highlight=False, soft_wrap=True)
         sys.exit(3)
+
+
+def judged_shortfalls(con: Any, task: str, m: Any, min_coverage: float) -> list[str]:
+    """Judged scores count like answers: their failures are listed, and a judged coverage
+    below --min-coverage makes the run incomplete (exit 3)."""
+    from harness.failures import summary_lines
+    from harness.results import FailureGroup
+
+    short = []
+    for key, entry in (m.scores.extras.get("judge") or {}).items():
+        groups = [FailureGroup.model_validate(g) for g in entry.get("failure_summary", [])]
+        if groups:
+            for line in summary_lines(f"{task} [{key}]", m.n, groups):
+                con.print(line, markup=False, highlight=False, soft_wrap=True)
+        tokens = entry.get("tokens") or {}
+        if tokens:
+            cost = entry.get("cost_usd")
+            con.print(f"{task} [{key}]: {entry['judged']}/{m.n} judged; "
+                      f"{entry['calls']['asked']} judge calls now, "
+                      f"{entry['calls']['stored']} stored; tokens "
+                      + ", ".join(f"{k}={v:g}" for k, v in sorted(tokens.items()))
+                      + (f"; cost ${cost:.4f}" if cost is not None else ""),
+                      markup=False, highlight=False, soft_wrap=True)
+        if entry["coverage"] < min_coverage:
+            short.append(f"{task} judged {entry['judged']} of {m.n} with {key} "
+                         f"({100 * entry['coverage']:.1f}% < {100 * min_coverage:g}%)")
+    return short
 
 
 @cli.command()

@@ -42,6 +42,10 @@ def finalize(
     metrics_path, run_path = _result_paths(tr.store.folder, partial is not None)
     cache_key = scores_key(tr, opts, by_id, metric_versions)
     scores = _cached_scores(metrics_path, cache_key)
+    if scores is not None:
+        from harness.judge.judging import reused
+
+        reused(scores)  # judged scores reused: this pass asked the judge nothing
     if scores is None and answered:
         for pred in answered:
             if isinstance(pred.output, dict) and "array_file" in pred.output:
@@ -49,6 +53,10 @@ def finalize(
         with Status(console, f"scoring {tr.task.name} ({len(answered)} answers)"):
             scores = results.scores_from_task(
                 tr.task.score(tr.samples, {p.id: p for p in answered}))
+            from harness.judge.judging import judge_task_run
+
+            # a re-score (no model) never calls the judge about calls that failed before
+            judge_task_run(tr, {p.id: p for p in answered}, scores, model is not None, console)
     elif scores is None:  # nothing to score: the failures say why
         scores = results.Scores(n=0, notes=["no sample was answered: nothing to score"])
     plan = tr.plan
@@ -119,9 +127,11 @@ def scores_key(tr: TaskRun, opts: RunOptions, by_id: dict[str, Prediction],
         preds.append((p.id, p.fingerprint, p.error, digest(out, 32)))
     references = [(s.id, s.split, s.label, s.answer, s.modality, repr(sorted(s.meta.items())))
                   for s in tr.samples]
+    judge = getattr(tr.task, "judge", None)  # its identity and protocol version (harness/judge)
     return digest({"task": tr.plan.config, "options": opts.task_options,
                    "references": references, "predictions": preds,
-                   "metrics": metric_versions, "harness": __version__}, 32)
+                   "metrics": metric_versions, "harness": __version__,
+                   **({"judge": judge.digest} if judge is not None else {})}, 32)
 
 
 def _cached_scores(path: Path, key: str) -> results.Scores | None:

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.metrics.builtin",
     "harness.demo.plugin",
     "harness.plugins.baselines",
+    "harness.plugins.rule_judge",
     "harness.plugins.llava",
     "harness.plugins.llava_convert",
     "harness.plugins.llava_med",
@@ -44,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.probe",
     "harness.tasks.zeroshot",
     "harness.leaderboards.cli",
+    "harness.judge.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",
 )

@@ -65,7 +65,8 @@ def build_task(registries: Registries, name: str, options: dict[str, str],
     parsed = parse_options(spec.options or Options, options, f"task '{name}'", "-T")
     kind = registries.kinds.get(spec.kind) if spec.kind in registries.kinds else None
     context = TaskContext(datasets=registries.datasets, metrics=registries.metrics,
-                          protocol=opts.protocol, seed=opts.seed, kind=kind)
+                          protocol=opts.protocol, seed=opts.seed, kind=kind,
+                          models=registries.models)
     if spec.factory is None:
         raise HarnessError(f"task '{name}' (plugin '{spec.plugin}') has no factory")
     return spec.factory(spec, context, parsed)

@@ -116,6 +116,8 @@ class TaskContext:
     protocol: str = "paper"
     seed: int = 0
     kind: TaskKind | None = None  # the task's registered kind (None: a task without one)
+    # The model registry, for tasks that use a model of their own (a judge: harness/judge).
+    models: Registry[ModelSpec] | None = None
 
 
 @dataclass

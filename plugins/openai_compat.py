@@ -59,6 +59,8 @@ class OpenAICompatModel(Model):
         self.batch_size_hint = 4 * settings.concurrency
         self._sdk_version = openai.__version__
         self._served: set[str] = set()
+        # running token counts as the server reports them (read by harness/judge for costs)
+        self.usage = {"prompt_tokens": 0.0, "completion_tokens": 0.0}
         # SDK retries off: ApiCaller retries, so each attempt passes the rate limit.
         self._client = openai.AsyncOpenAI(
             api_key=key or "EMPTY", base_url=base_url, max_retries=0,
@@ -152,6 +154,9 @@ class OpenAICompatModel(Model):
                            reason=failures.SERVER_ERROR)
         if getattr(completion, "model", None):
             self._served.add(str(completion.model))
+        usage = getattr(completion, "usage", None)
+        for name in self.usage:
+            self.usage[name] += float(getattr(usage, name, 0) or 0)
         choice = choices[0]
         text = choice.message.content if choice.message is not None else None
         if text is None:  # refused or filtered: another attempt gives the same

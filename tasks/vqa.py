@@ -52,6 +52,14 @@ class VqaOptions(Options):
         None, description="folder of bert-base-uncased for the paper's BERTScore")
     bootstrap: NonNegativeInt = Field(
         1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
+    judge: str | None = Field(
+        None, description="a registered model that judges the answers (docs/judges.md)")
+    judge_options: str | None = Field(
+        None, description="the judge's options, KEY=VALUE[,KEY=VALUE...]")
+    judge_protocol: str | None = Field(
+        None, description="llava-med (default), binary or rubric")
+    judge_prices: str | None = Field(
+        None, description="IN,OUT: the judge's dollars per million tokens, for the cost")
 
 
 class VqaTask(Task):
@@ -71,6 +79,11 @@ class VqaTask(Task):
         # A caption task's fixed instruction; a VQA task asks each sample's own question.
         self.instruction = spec.prompt or (CAPTION_INSTRUCTION if self.kind == "caption"
                                            else None)
+        from harness.judge.config import JudgeConfig
+
+        self.judge = JudgeConfig.from_options(options.judge, options.judge_options,
+                                              options.judge_protocol, options.judge_prices,
+                                              context)
 
     def default_metrics(self) -> list[str]:
         if self.task_spec.metrics:
@@ -107,7 +120,8 @@ class VqaTask(Task):
 
     def scoring_config(self) -> dict[str, Any]:
         return {"metrics": self.metrics(), "bertscore_model": self.bertscore_model,
-                "bootstrap": self.bootstrap}
+                "bootstrap": self.bootstrap,
+                "judge": self.judge.record() if self.judge is not None else None}
 
     def load_samples(self, data_root: Path | None) -> list[Sample]:
         self.data_report = DataReport()

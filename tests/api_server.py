@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULT_MODES = ("429", "500", "503", "drop", "truncate", "stall", "malformed", "empty", "400",
-               "401", "leak")
+               "401", "leak", "refuse", "garbage")
 GEMINI_PATH = re.compile(r"^/(?:v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 
 
@@ -61,6 +61,9 @@ class ServerConfig:
     stall: float = 30.0  # how long a stalled request hangs before the connection closes
     seed: int = 0
     model_version: str | None = None  # the served model id reported back (default: the asked)
+    # echo: ``echo[<marker>]: <prompt>``; judge: a verdict in the format of the harness's judge
+    # protocol that the prompt is in (scores drawn from the marker, so they repeat)
+    answers: str = "echo"
 
 
 class _Server(ThreadingHTTPServer):
@@ -194,6 +197,21 @@ def _echo(texts: list[str], images: list[str]) -> str:
     return f"echo[{marker_of(texts, images)}]: {texts[-1] if texts else ''}"
 
 
+def judge_reply(texts: list[str], images: list[str]) -> str:
+    """A well-formed verdict for the judge protocol the prompt is written in."""
+    prompt = texts[-1] if texts else ""
+    h = int(marker_of(texts, images), 16)
+    if "[Assistant 1]" in prompt:  # LLaVA-Med: two scores 1-10 on the first line
+        return f"{4 + h % 7} {1 + (h >> 4) % 10}\nBoth answers were read with care."
+    if "<judge>" in prompt:  # MedEvalKit: reason, then 0 (correct) or 1
+        return f"<think>compared with the standard answer.</think>\n<judge>{h % 2}</judge>"
+    if "[Reference]" in prompt:  # the six-dimension rubric, as JSON
+        keys = ("accuracy", "safety", "medical_groundedness", "clinical_coverage",
+                "reasoning_coherence", "description_precision")
+        return json.dumps({k: 1 + (h >> (3 * i)) % 5 for i, k in enumerate(keys)})
+    return "this prompt is in no judge protocol's format"
+
+
 def _openai_parts(body: dict[str, Any]) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     images: list[str] = []
@@ -285,7 +303,8 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                                 arrived)
             if fault is None:
                 model = server.config.model_version or body.get("model")
-                answer = _echo(texts, images)
+                answer = (judge_reply(texts, images) if server.config.answers == "judge"
+                          else _echo(texts, images))
                 out: dict[str, Any] = {
                     "id": f"chatcmpl-{int(arrived * 1e6)}",
                     "object": "chat.completion",
@@ -302,6 +321,16 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, out)
             elif fault == "empty":
                 self._json(200, {"id": "x", "object": "chat.completion", "choices": []})
+            elif fault in ("refuse", "garbage"):  # a judge that declines, or rambles
+                content = None if fault == "refuse" else "I would rather not rate these answers."
+                self._json(200, {
+                    "id": "x", "object": "chat.completion", "created": int(arrived),
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                 "finish_reason": "content_filter" if fault == "refuse"
+                                 else "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 0 if content is None
+                              else 8, "total_tokens": 18}})
             else:
                 self._fault(fault, "openai")
 
@@ -347,6 +376,14 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
         # -- faults -----------------------------------------------------------
         def _fault(self, mode: str, api: str) -> None:
             cfg = server.config
+            if mode == "refuse":  # Gemini's way of declining: a blocked prompt, no candidate
+                self._json(200, {"promptFeedback": {"blockReason": "SAFETY"}})
+                return
+            if mode == "garbage":
+                self._json(200, {"candidates": [{"content": {"role": "model", "parts": [
+                    {"text": "I would rather not rate these answers."}]},
+                    "finishReason": "STOP", "index": 0}]})
+                return
             if mode == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)  # no status line at all: a dropped connection
@@ -430,11 +467,12 @@ def main() -> None:
     parser.add_argument("--fault-modes", default="500", help="comma-separated: " +
                         ",".join(FAULT_MODES))
     parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--answers", choices=("echo", "judge"), default="echo")
     args = parser.parse_args()
     server = ApiServer(args.host, args.port, api_key=args.api_key, flavour=args.flavour,
                        latency=args.latency, fault_rate=args.fault_rate,
                        fault_modes=tuple(args.fault_modes.split(",")),
-                       retry_after=args.retry_after)
+                       retry_after=args.retry_after, answers=args.answers)
     print(f"listening on {server.url}", flush=True)
     try:
         server.serve_forever()
