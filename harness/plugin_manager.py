@@ -40,6 +40,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.vqa",
     "harness.tasks.probe",
     "harness.tasks.zeroshot",
+    "harness.tasks.dermavqa",
+    "harness.tasks.closedqa",
     "harness.leaderboards.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",

@@ -95,6 +95,11 @@ class TrainingIndex:
         return self._features
 
 
+def index_split(index: TrainingIndex) -> dict[str, str]:
+    """The index's split, in an identity only when it is not the default ``train``."""
+    return {} if index.split == "train" else {"index_split": index.split}
+
+
 class IndexOptions(Options):
     """The ``-M`` options of the baselines that answer from a training split."""
 
@@ -104,6 +109,9 @@ class IndexOptions(Options):
         None, description="dataset whose training labels answer classification (default: the "
         "demo's)")
     index_root: str | None = Field(None, description="data root of that dataset")
+    index_split: str = Field("train", description="the split of that dataset answers come "
+                             "from (a benchmark without a released training split: another "
+                             "split than the one evaluated)")
 
 
 class ColourLBPEncoder(Model):
@@ -144,7 +152,8 @@ class RetrievalBaseline(Model):
 
     def identity(self) -> dict[str, Any]:
         return {**ColourLBPEncoder().identity(), "name": self.name,
-                "vqa_index": self.vqa.dataset, "label_index": self.labels.dataset}
+                "vqa_index": self.vqa.dataset, "label_index": self.labels.dataset,
+                **index_split(self.vqa)}
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
         from harness.image_features import features_for_files
@@ -187,7 +196,7 @@ class FrequencyBaseline(Model):
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "vqa_index": self.vqa.dataset,
-                "label_index": self.labels.dataset, "seed": self.seed}
+                "label_index": self.labels.dataset, "seed": self.seed, **index_split(self.vqa)}
 
     def _rng(self, req: Request) -> np.random.Generator:
         h = hashlib.sha256(f"{self.seed}:{req.sample_id}".encode()).digest()
@@ -221,9 +230,11 @@ def _indexes(context: LoadContext, opts: IndexOptions) -> dict[str, TrainingInde
     datasets, root = context.datasets, opts.index_root
     return {
         "vqa": TrainingIndex(datasets, opts.vqa_index or DEFAULT_VQA_INDEX, root,
-                             option="vqa_index", given=opts.vqa_index is not None),
+                             split=opts.index_split, option="vqa_index",
+                             given=opts.vqa_index is not None),
         "labels": TrainingIndex(datasets, opts.label_index or DEFAULT_LABEL_INDEX, root,
-                                option="label_index", given=opts.label_index is not None),
+                                split=opts.index_split, option="label_index",
+                                given=opts.label_index is not None),
     }
 
 

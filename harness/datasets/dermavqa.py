@@ -205,8 +205,8 @@ class DermaVqa:
             return None
         return Sample(
             id=enc, image=images[0], dataset=self.name, split=split,
-            question=query["en" if "en" in query else self.langs[0]]["title"],
-            answer=responses[0]["content"][self.langs[0]],
+            question=query["en"]["title"],
+            answer=responses[0]["content"]["en"],
             meta={"source_file": where.split(", encounter")[0], "images": [str(p) for p in images],
                   "query": query, "responses": responses, "subset": self.subset,
                   "author_id": rec.get("author_id")},
