@@ -2,9 +2,10 @@
 
 Each question goes to the model with the encounter's images and clinical text and its
 options lettered A, B, ...; the answer is parsed to one option and the parser says how:
-``exact`` (the answer is an option's text), ``letter`` (it starts with, or is, an option's
-letter), ``text`` (exactly one option's text occurs in it, options inside a longer
-occurring option set aside), ``none`` (no option: scored as a wrong answer).
+``exact`` (the answer is an option's text), ``letter`` (it is an option's letter, or
+starts with one set off by ")", "." or ":"), ``text`` (exactly one option's text occurs
+in it, options inside a longer occurring option set aside), ``none`` (no option: scored as
+a wrong answer).
 
 Scored as the organisers' ``evaluation/score_cvqa.py`` (wyim/ImageCLEF-MAGIC-2025 @ 6d60a81)
 does: the repeated questions of one type (``CQID011-001`` .. ``-006``) are grouped per
@@ -35,11 +36,16 @@ from harness.types import Prediction, Request, Sample
 
 KIND = "closedqa"
 PROMPT_VERSION = 1
+# The organisers fix no decoding, and the MM-Skin authors' sampling (--protocol paper) is not
+# theirs: greedy under every protocol unless -T decoding= says otherwise, so reruns agree.
+DECODING_PROTOCOL = "sound"
 SCORER = "wyim/ImageCLEF-MAGIC-2025@6d60a81 evaluation/score_cvqa.py"
 INSTRUCTION = "Answer with the letter of one option."
 MAX_NEW_TOKENS = 32
 MATCHES = ("exact", "letter", "text", "none")
-_LETTER = re.compile(r"^\s*(?:answer\s*[:：]\s*)?\(?([A-Za-z])(?:[\s).:：,]|$)")
+# An option letter: alone ("B", "(B)", "B."), or set off by ")" "." ":" before more text
+# ("B. limited area"); upper case only, so the article in "A limited area" is not a letter.
+_LETTER = re.compile(r"^\s*(?:(?i:answer)\s*[:：]\s*)?\(?([A-Z])(?:\)?[.:：]?\s*$|[).:：]\s)")
 
 
 def letters(n: int) -> str:
@@ -98,20 +104,20 @@ class ClosedQaTask(Task):
         opts = ClosedQaOptions(**options)
         self.name, self.dataset, self.context, self.protocol = name, dataset, context, protocol
         self.split, self.images = opts.split, opts.images
-        self.decoding = decoding_for(name, "vqa", protocol, opts.decoding, MAX_NEW_TOKENS)
+        self.decoding = decoding_for(name, "vqa", DECODING_PROTOCOL, opts.decoding, MAX_NEW_TOKENS)
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "dataset": self.dataset,
-                "split": self.split, "images": self.images, "protocol": self.protocol,
+                "split": self.split, "images": self.images,
                 "decoding": self.decoding.to_dict(), "instruction": INSTRUCTION,
                 "prompt_version": PROMPT_VERSION}
 
     def variant(self) -> str:
         parts = [] if self.split == "valid" else [f"split={self.split}"]
         parts += [] if self.images == "all" else [f"images={self.images}"]
-        natural = decoding_for(self.name, "vqa", self.protocol, None, MAX_NEW_TOKENS)
+        natural = decoding_for(self.name, "vqa", DECODING_PROTOCOL, None, MAX_NEW_TOKENS)
         parts += [] if self.decoding == natural else decoding_variant(
-            self.name, "vqa", self.protocol, self.decoding)
+            self.name, "vqa", DECODING_PROTOCOL, self.decoding)
         return ",".join(parts)
 
     def scoring_config(self) -> dict[str, Any]:

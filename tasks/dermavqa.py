@@ -27,6 +27,9 @@ from harness.tasks.common import DataReport, decoding_for, decoding_variant, loa
 from harness.types import Prediction, Request, Sample
 
 PROMPT_VERSION = 1
+# The organisers fix no decoding, and the MM-Skin authors' sampling (--protocol paper) is not
+# theirs: greedy under every protocol unless -T decoding= says otherwise, so reruns agree.
+DECODING_PROTOCOL = "sound"
 KIND = "vqa-multiref"  # free text against several weighted references
 METRICS = ("deltableu", "bertscore")
 SCORER = "wyim/MEDIQA-M3G-2024@0a0aba8 evaluation/nlg/scoring_multilingresp.py"
@@ -64,7 +67,8 @@ class DermaVqaTask(Task):
         self.name, self.dataset, self.subset, self.context = name, dataset, subset, context
         self.split, self.lang, self.images = opts.split, opts.lang, opts.images
         self.protocol = protocol
-        self.decoding = decoding_for(name, "vqa", protocol, opts.decoding, opts.max_new_tokens)
+        self.decoding = decoding_for(name, "vqa", DECODING_PROTOCOL, opts.decoding,
+                                     opts.max_new_tokens)
         self.bertscore_model, self.bertscore_layer = opts.bertscore_model, opts.bertscore_layer
         self.bootstrap = int(opts.bootstrap)
         self.metric_names = [m.strip() for m in opts.metrics.split(",") if m.strip()]
@@ -79,14 +83,14 @@ class DermaVqaTask(Task):
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "dataset": self.dataset,
                 "split": self.split, "lang": self.lang, "images": self.images,
-                "protocol": self.protocol, "decoding": self.decoding.to_dict(),
+                "decoding": self.decoding.to_dict(),
                 "prompt_version": PROMPT_VERSION}
 
     def variant(self) -> str:
         parts = [] if self.split == "test" else [f"split={self.split}"]
         parts += [] if self.lang == "en" else [f"lang={self.lang}"]
         parts += [] if self.images == "all" else [f"images={self.images}"]
-        parts += decoding_variant(self.name, "vqa", self.protocol, self.decoding)
+        parts += decoding_variant(self.name, "vqa", DECODING_PROTOCOL, self.decoding)
         return ",".join(parts)
 
     def scoring_config(self) -> dict[str, Any]:

@@ -20,6 +20,8 @@ CONSTANT = {"en": "This looks like eczema. Apply a topical steroid cream twice a
 # Encounters whose BERTScore is compared (the encoder is slow on two shared cores).
 BERT_ENCOUNTERS = 10
 BERT_SETS = ("first_reference", "shuffled", "truncated")
+# The quick comparison in `make test`: one set on the first encounters only.
+BERT_QUICK = {"encounters": 3, "set": "shuffled"}
 
 
 def load(path: Path) -> list[dict[str, Any]]:

