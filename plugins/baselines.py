@@ -47,6 +47,8 @@ class TrainingIndex:
         self._samples: list[Sample] | None = None
         self._features: np.ndarray | None = None
         self._known: set[str | None] | None = None  # its labels and questions
+        self._label_counts: Counter[str | None] | None = None
+        self._offering: dict[tuple[str, ...], np.ndarray] = {}
 
     @property
     def samples(self) -> list[Sample]:
@@ -88,11 +90,34 @@ class TrainingIndex:
     @property
     def features(self) -> np.ndarray:
         if self._features is None:
-            from harness.image_features import features_for_files
 
-            feats = features_for_files([s.image for s in self.samples])
+            feats = unique_features([s.image for s in self.samples])
             self._features = feats / np.linalg.norm(feats, axis=1, keepdims=True)
         return self._features
+
+    def offering(self, choices: tuple[str, ...]) -> np.ndarray:
+        """Which samples carry one of ``choices`` (kept per choice list: tasks repeat them)."""
+        if choices not in self._offering:
+            self._offering[choices] = np.array([s.label in choices for s in self.samples])
+        return self._offering[choices]
+
+    @property
+    def label_counts(self) -> Counter[str | None]:
+        """How often each label occurs, in the order labels first occur (most_common's ties)."""
+        if self._label_counts is None:
+            self._label_counts = Counter(s.label for s in self.samples)
+        return self._label_counts
+
+
+def unique_features(paths: Sequence[Path]) -> np.ndarray:
+    """Features of each path, each distinct file read once (the closed questions of one
+    encounter share its images: 27 samples, one picture)."""
+    from harness.image_features import features_for_files
+
+    distinct = list(dict.fromkeys(paths))
+    feats = features_for_files(distinct)
+    row = {p: i for i, p in enumerate(distinct)}
+    return feats[[row[p] for p in paths]]
 
 
 def index_split(index: TrainingIndex) -> dict[str, str]:
@@ -156,14 +181,13 @@ class RetrievalBaseline(Model):
                 **index_split(self.vqa)}
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
-        from harness.image_features import features_for_files
 
         # Requests the index cannot answer are told so before any image is opened.
         answers: list[str | Exception | None] = [
             (self.labels if r.choices else self.vqa).unfit(self.name, r) for r in requests]
         todo = [i for i, a in enumerate(answers) if a is None]
         if todo:
-            query = features_for_files([requests[i].images[0] for i in todo])
+            query = unique_features([requests[i].images[0] for i in todo])
             query /= np.linalg.norm(query, axis=1, keepdims=True)
             for i, q in zip(todo, query, strict=True):
                 answers[i] = self._nearest(requests[i], q)
@@ -173,7 +197,7 @@ class RetrievalBaseline(Model):
         index = self.labels if req.choices else self.vqa
         sims = index.features @ q
         if req.choices:
-            allowed = np.array([s.label in req.choices for s in index.samples])
+            allowed = index.offering(req.choices)
         else:
             allowed = np.array([s.question == req.prompt for s in index.samples])
             if not allowed.any():
@@ -212,11 +236,14 @@ class FrequencyBaseline(Model):
             if unfit is not None:
                 out.append(unfit)
                 continue
-            if req.choices:
-                pool = [s.label for s in self.labels.samples if s.label in req.choices]
-            else:
-                pool = [s.answer for s in self.vqa.samples if s.question == req.prompt]
-                pool = pool or [s.answer for s in self.vqa.samples]
+            if req.choices:  # majority (chance drew above): the commonest offered label
+                counts = self.labels.label_counts
+                offered = [label for label in counts if label in req.choices]
+                out.append(str(max(offered, key=lambda label: counts[label])) if offered else
+                           UsageError("the training index has nothing to answer from"))
+                continue
+            pool = [s.answer for s in self.vqa.samples if s.question == req.prompt]
+            pool = pool or [s.answer for s in self.vqa.samples]
             if not pool:
                 out.append(UsageError("the training index has nothing to answer from"))
             elif self.name == "chance":

@@ -129,7 +129,8 @@ def test_baseline_runs_of_the_dermavqa_tasks(tmp_path: Path) -> None:
     for task, model in (("vqa/dermavqa-iiyi", "majority"), ("vqa/dermavqa-reddit", "majority")):
         out = run_harness("run", "--model", model, "--task", task, "--data-root", str(root),
                           "-M", f"vqa_index={task.split('/')[1]}", *index, "-T", "bootstrap=0",
-                          "-T", "metrics=deltableu", cwd=tmp_path, timeout=300)
+                          "-T", "metrics=deltableu", "--batch-size", "32", cwd=tmp_path,
+                          timeout=300)
         assert out.returncode == 0, out.stderr
         m = _metrics(tmp_path, task, model)
         assert m["coverage"] == 1.0 and m["n"] == (100 if "iiyi" in task else 93)
@@ -142,7 +143,8 @@ def test_baseline_runs_of_the_closed_questions(tmp_path: Path) -> None:
     for model in ("majority", "chance", "knn-retrieval"):
         out = run_harness("run", "--model", model, "--task", "closedqa/dermavqa", "--data-root",
                           str(root), "-M", "label_index=mediqa-magic-2025", "-M",
-                          f"index_root={root}", cwd=tmp_path, timeout=300)
+                          f"index_root={root}", "--batch-size", "64", cwd=tmp_path,
+                          timeout=300)
         assert out.returncode == 0, out.stderr
         m = _metrics(tmp_path, "closedqa/dermavqa", model)
         assert m["coverage"] == 1.0 and m["n"] == 56 * 27
