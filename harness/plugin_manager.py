@@ -44,6 +44,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.vqa",
     "harness.tasks.probe",
     "harness.tasks.zeroshot",
+    "harness.tasks.dermavqa",
+    "harness.tasks.closedqa",
     "harness.leaderboards.cli",
     "harness.judge.cli",
     "harness.training.cli",

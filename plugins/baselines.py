@@ -47,6 +47,8 @@ class TrainingIndex:
         self._samples: list[Sample] | None = None
         self._features: np.ndarray | None = None
         self._known: set[str | None] | None = None  # its labels and questions
+        self._label_counts: Counter[str | None] | None = None
+        self._offering: dict[tuple[str, ...], np.ndarray] = {}
 
     @classmethod
     def from_file(cls, path: Path, kind: str, option: str) -> TrainingIndex:
@@ -101,11 +103,39 @@ class TrainingIndex:
     @property
     def features(self) -> np.ndarray:
         if self._features is None:
-            from harness.image_features import features_for_files
 
-            feats = features_for_files([s.image for s in self.samples])
+            feats = unique_features([s.image for s in self.samples])
             self._features = feats / np.linalg.norm(feats, axis=1, keepdims=True)
         return self._features
+
+    def offering(self, choices: tuple[str, ...]) -> np.ndarray:
+        """Which samples carry one of ``choices`` (kept per choice list: tasks repeat them)."""
+        if choices not in self._offering:
+            self._offering[choices] = np.array([s.label in choices for s in self.samples])
+        return self._offering[choices]
+
+    @property
+    def label_counts(self) -> Counter[str | None]:
+        """How often each label occurs, in the order labels first occur (most_common's ties)."""
+        if self._label_counts is None:
+            self._label_counts = Counter(s.label for s in self.samples)
+        return self._label_counts
+
+
+def unique_features(paths: Sequence[Path]) -> np.ndarray:
+    """Features of each path, each distinct file read once (the closed questions of one
+    encounter share its images: 27 samples, one picture)."""
+    from harness.image_features import features_for_files
+
+    distinct = list(dict.fromkeys(paths))
+    feats = features_for_files(distinct)
+    row = {p: i for i, p in enumerate(distinct)}
+    return feats[[row[p] for p in paths]]
+
+
+def index_split(index: TrainingIndex) -> dict[str, str]:
+    """The index's split, in an identity only when it is not the default ``train``."""
+    return {} if index.split == "train" else {"index_split": index.split}
 
 
 class IndexOptions(Options):
@@ -117,6 +147,9 @@ class IndexOptions(Options):
         None, description="dataset whose training labels answer classification (default: the "
         "demo's)")
     index_root: str | None = Field(None, description="data root of that dataset")
+    index_split: str = Field("train", description="the split of that dataset answers come "
+                             "from (a benchmark without a released training split: another "
+                             "split than the one evaluated)")
 
 
 class ColourLBPEncoder(Model):
@@ -158,10 +191,10 @@ class RetrievalBaseline(Model):
 
     def identity(self) -> dict[str, Any]:
         return {**ColourLBPEncoder().identity(), "name": self.name,
-                "vqa_index": self.vqa.dataset, "label_index": self.labels.dataset}
+                "vqa_index": self.vqa.dataset, "label_index": self.labels.dataset,
+                **index_split(self.vqa)}
 
     def generate(self, requests: Sequence[Request]) -> list[str | Exception]:
-        from harness.image_features import features_for_files
 
         # Requests the index cannot answer are told so before any image is opened.
         answers: list[str | Exception | None] = []
@@ -172,7 +205,7 @@ class RetrievalBaseline(Model):
                 answers.append(exc)
         todo = [i for i, a in enumerate(answers) if a is None]
         if todo:
-            query = features_for_files([requests[i].images[0] for i in todo])
+            query = unique_features([requests[i].images[0] for i in todo])
             query /= np.linalg.norm(query, axis=1, keepdims=True)
             for i, q in zip(todo, query, strict=True):
                 answers[i] = self._nearest(requests[i], q)
@@ -182,7 +215,7 @@ class RetrievalBaseline(Model):
         index = index_for(self, req)
         sims = index.features @ q
         if req.choices:
-            allowed = np.array([s.label in req.choices for s in index.samples])
+            allowed = index.offering(req.choices)
         else:
             allowed = np.array([s.question == req.prompt for s in index.samples])
             if not allowed.any():
@@ -206,7 +239,7 @@ class FrequencyBaseline(Model):
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "vqa_index": self.vqa.dataset,
-                "label_index": self.labels.dataset, "seed": self.seed}
+                "label_index": self.labels.dataset, "seed": self.seed, **index_split(self.vqa)}
 
     def _rng(self, req: Request) -> np.random.Generator:
         h = hashlib.sha256(f"{self.seed}:{req.sample_id}".encode()).digest()
@@ -227,11 +260,14 @@ class FrequencyBaseline(Model):
             if unfit is not None:
                 out.append(unfit)
                 continue
-            if req.choices:
-                pool = [s.label for s in index.samples if s.label in req.choices]
-            else:
-                pool = [s.answer for s in index.samples if s.question == req.prompt]
-                pool = pool or [s.answer for s in index.samples]
+            if req.choices:  # majority (chance drew above): the commonest offered label
+                counts = index.label_counts
+                offered = [label for label in counts if label in req.choices]
+                out.append(str(max(offered, key=lambda label: counts[label])) if offered else
+                           UsageError("the training index has nothing to answer from"))
+                continue
+            pool = [s.answer for s in index.samples if s.question == req.prompt]
+            pool = pool or [s.answer for s in index.samples]
             if not pool:
                 out.append(UsageError("the training index has nothing to answer from"))
             elif self.name == "chance":
@@ -258,9 +294,11 @@ def _indexes(context: LoadContext, opts: IndexOptions) -> dict[str, TrainingInde
     datasets, root = context.datasets, opts.index_root
     return {
         "vqa": TrainingIndex(datasets, opts.vqa_index or DEFAULT_VQA_INDEX, root,
-                             option="vqa_index", given=opts.vqa_index is not None),
+                             split=opts.index_split, option="vqa_index",
+                             given=opts.vqa_index is not None),
         "labels": TrainingIndex(datasets, opts.label_index or DEFAULT_LABEL_INDEX, root,
-                                option="label_index", given=opts.label_index is not None),
+                                split=opts.index_split, option="label_index",
+                                given=opts.label_index is not None),
     }
 
 

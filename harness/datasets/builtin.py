@@ -8,6 +8,12 @@ from harness import hookimpl
 from harness.datasets import adapters
 from harness.specs import DatasetSpec
 
+# name prefix -> description of the public benchmarks' adapters
+BENCHMARKS = {
+    "dermavqa": "DermaVQA (MEDIQA-M3G 2024) encounters: query, images, weighted references",
+    "mediqa-m": "MEDIQA-MAGIC 2025 closed questions over the DermaVQA iiyi encounters",
+}
+
 
 @hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
@@ -21,6 +27,11 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
                              else "MM-Skin-O open-ended QA pairs, per modality"),
                 extra={"adapter": a, "modalities": ("clinical", "dermoscopy", "pathology")},
             ))
+            continue
+        if a.name.startswith(tuple(BENCHMARKS)):  # the challenges' encounters: no class vocabulary
+            register(DatasetSpec(name=a.name, load=a.load, modality="clinical", splits=a.splits,
+                                 aliases=a.aliases, description=BENCHMARKS[a.name[:8]],
+                                 extra={"adapter": a}))
             continue
         extra = {"adapter": a, "classes_source": a.classes_source, "manifest": a.manifest,
                  **a.extra}

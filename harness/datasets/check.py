@@ -29,6 +29,8 @@ class SplitCheck:
     missing: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     error: str | None = None
+    # Multi-image samples (meta["images"]): encounters with every image, and all encounters.
+    encounters: tuple[int, int] | None = None
 
 
 @dataclass
@@ -63,6 +65,10 @@ class DatasetCheck:
             parts.append(f"class counts differ from the split file in {', '.join(off)}")
         if skipped:
             parts.append(f"{skipped} row(s) skipped")
+        encounters = [s.encounters for s in self.splits if s.encounters is not None]
+        if encounters and any(c < t for c, t in encounters):
+            parts.append(f"{sum(c for c, _ in encounters)} of {sum(t for _, t in encounters)} "
+                         "encounters have every image")
         n = sum(s.loaded for s in self.splits)
         if not parts:
             return f"{self.name}: OK ({n} samples, all images present and readable)"
@@ -111,18 +117,37 @@ def check_dataset(adapter: Any, root: Path, open_images: bool = True) -> Dataset
                 if got.get(cls, 0) != exp.classes.get(cls, 0):
                     sc.class_diff[cls] = (got.get(cls, 0), exp.classes.get(cls, 0))
         seen: set[Path] = set()
+        bad: set[Path] = set()
         for s in loaded:
-            if s.image is None or s.image in seen:
-                continue
-            seen.add(s.image)
-            if not s.image.is_file():
-                sc.missing.append(str(s.image))
-            elif open_images:
-                try:
-                    open_rgb(s.image)
-                except ImageError as exc:
-                    sc.unreadable.append(str(exc))
+            for image in _images(s):
+                if image in seen:
+                    continue
+                seen.add(image)
+                if not image.is_file():
+                    sc.missing.append(str(image))
+                    bad.add(image)
+                elif open_images:
+                    try:
+                        open_rgb(image)
+                    except ImageError as exc:
+                        sc.unreadable.append(str(exc))
+                        bad.add(image)
+        if any("images" in s.meta for s in loaded):
+            complete: dict[str, bool] = {}
+            for s in loaded:
+                enc = str(s.meta.get("encounter_id", s.id))
+                ok = not any(image in bad for image in _images(s))
+                complete[enc] = complete.get(enc, True) and ok
+            sc.encounters = (sum(complete.values()), len(complete))
     return out
+
+
+def _images(sample: Any) -> list[Path]:
+    """Every image a sample is asked with: ``meta["images"]`` (an encounter's), else its one."""
+    many = sample.meta.get("images")
+    if many:
+        return [Path(p) for p in many]
+    return [] if sample.image is None else [sample.image]
 
 
 def _expected(adapter: Any, root: Path, split: str) -> Any:
@@ -145,6 +170,9 @@ def format_check(result: DatasetCheck, verbose: bool = False) -> list[str]:
             continue
         exp = "" if s.expected_rows is None else f" of {s.expected_rows} rows in the split file"
         lines.append(f"  {s.split}: {s.loaded} samples, {len(s.skipped)} skipped{exp}")
+        if s.encounters is not None:
+            lines.append(f"    {s.encounters[0]} of {s.encounters[1]} encounters have every "
+                         "image")
         for cls, (got, want) in s.class_diff.items():
             lines.append(f"    class '{cls}': {got} loaded, {want} in the split file")
         for label, items in (("skipped", s.skipped), ("note", s.notes),

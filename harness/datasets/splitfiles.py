@@ -166,6 +166,11 @@ def allowing_modified(allow: bool = True) -> Iterator[None]:
         _ALLOW_MODIFIED.reset(token)
 
 
+def modified_allowed() -> bool:
+    """Whether the current block reads files that differ from their pins (and notes them)."""
+    return _ALLOW_MODIFIED.get()
+
+
 def digest(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
