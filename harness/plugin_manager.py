@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.leaderboards.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",
+    "harness.sweep.plugin",
 )
 
 
