@@ -77,7 +77,12 @@ def run_job(spec: JobSpec) -> JobReport:
 
 
 def _job_id() -> str:
-    return os.environ.get("SLURM_JOB_ID") or f"local-{os.getpid()}"
+    import submitit
+
+    try:
+        return str(submitit.JobEnvironment().job_id)
+    except RuntimeError:  # called outside a submitit job (a test, a notebook)
+        return f"pid{os.getpid()}"
 
 
 def _run_tasks(registries: Any, spec: JobSpec, entry: ModelEntry, served: dict[str, Any],
