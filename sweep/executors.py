@@ -90,9 +90,10 @@ def submit(plan: SweepPlan, specs: list[JobSpec], wait: bool = False,
         return []
     if plan.executor.kind == "slurm":
         executor = slurm_executor(plan)
+        submitted = time.time()
         with executor.batch():
             jobs = [executor.submit(SweepJob(s)) for s in specs]
-        subs = [Submission(str(j.job_id), s.model, tuple(s.tasks), "slurm", time.time())
+        subs = [Submission(str(j.job_id), s.model, tuple(s.tasks), "slurm", submitted)
                 for j, s in zip(jobs, specs, strict=True)]
         _record(plan, subs)
         for sub in subs:
@@ -120,8 +121,9 @@ def _run_local(plan: SweepPlan, specs: list[JobSpec], echo: Any) -> list[Submiss
                 params.update(gpus_per_node=gpus,
                               visible_gpus=tuple(range(slot * gpus, (slot + 1) * gpus)))
             executor.update_parameters(**params)
+            submitted = time.time()
             job = executor.submit(SweepJob(spec))
-            sub = Submission(str(job.job_id), spec.model, tuple(spec.tasks), "local", time.time())
+            sub = Submission(str(job.job_id), spec.model, tuple(spec.tasks), "local", submitted)
             _record(plan, [sub])
             subs.append(sub)
             echo(f"started {spec.model} as local job {job.job_id} ({len(spec.tasks)} tasks)")

@@ -31,6 +31,7 @@ class JobReport:
     model: str
     host: str
     started: float  # time.time() when the job's function began
+    process_started: float  # when the job's Python process began (submitit's bootstrap)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> counts or error
     server_ready_seconds: float | None = None
     ended: float = 0.0
@@ -55,18 +56,24 @@ class SweepJob:
 def run_job(spec: JobSpec) -> JobReport:
     from harness.plugin_manager import get_registries
 
-    report = JobReport(spec.model, socket.gethostname(), time.time())
+    report = JobReport(spec.model, socket.gethostname(), time.time(), process_started())
     registries = get_registries()
     entry = spec.plan.model(spec.model)
     if entry.serve == "vllm":
         from harness.sweep.serve import Server
 
         log = spec.plan.job_folder / "servers" / f"{entry.name}-{_job_id()}.log"
-        with Server(entry, log) as server:
+        server = Server(entry, log)
+        server.start()
+        try:
+            _warm_up()
+            server.wait_ready()
             report.server_ready_seconds = server.ready_seconds
             options = {"base_url": server.base_url, "model_id": entry.name,
                        "api_key_env": "none"}
             _run_tasks(registries, spec, entry, options, report)
+        finally:
+            server.stop()
     else:
         _run_tasks(registries, spec, entry, {}, report)
     report.ended = time.time()
@@ -74,6 +81,29 @@ def run_job(spec: JobSpec) -> JobReport:
     if failed and len(failed) == len(report.tasks):
         raise RuntimeError(f"every task failed: {failed}")
     return report
+
+
+def process_started() -> float:
+    """When this process began, to 10 ms (psutil's create_time rests on the boot time in
+    whole seconds, too coarse for a job's start-up)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        import psutil
+
+        return psutil.Process().create_time()
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def _warm_up() -> None:
+    """Imports the client needs (the OpenAI SDK alone takes seconds), done while the server
+    loads its weights rather than after."""
+    import openai  # noqa: F401
+
+    import harness.runner  # noqa: F401
 
 
 def _job_id() -> str:

@@ -38,6 +38,7 @@ class Server:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready_seconds: float | None = None
+        self._t0 = 0.0
 
     @property
     def base_url(self) -> str:
@@ -49,8 +50,19 @@ class Server:
                 "--port", str(self.port), "--served-model-name", e.name, *e.serve_args]
 
     def __enter__(self) -> Server:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start(self) -> None:
+        """Start the server; ``wait_ready`` waits until it answers (the caller may do other
+        work meanwhile: vLLM takes a minute or more to load a 7B model)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.monotonic()
+        self._t0 = time.monotonic()
         with open(self.log_path, "ab") as log:
             try:
                 self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
@@ -58,13 +70,10 @@ class Server:
             except OSError as exc:
                 raise HarnessError(f"model '{self.entry.name}': could not start "
                                    f"{self.entry.serve_command[0]!r} ({exc.strerror})") from None
-        try:
-            self._wait_ready(t0)
-        except BaseException:
-            self.stop()
-            raise
-        self.ready_seconds = time.monotonic() - t0
-        return self
+
+    def wait_ready(self) -> None:
+        self._wait_ready(self._t0)
+        self.ready_seconds = time.monotonic() - self._t0
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
