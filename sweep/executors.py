@@ -66,6 +66,7 @@ def slurm_executor(plan: SweepPlan) -> Any:
     params: dict[str, Any] = {
         "job_name": f"sweep-{plan.job_folder.name}",
         "time": ex_settings.time_min,
+        "signal_delay_s": ex_settings.signal_delay_s,
         "cpus_per_task": ex_settings.cpus_per_job,
         "array_parallelism": ex_settings.parallel,
         "setup": list(ex_settings.setup),

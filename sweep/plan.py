@@ -63,6 +63,8 @@ class ExecutorSettings(_Strict):
     cpus_per_job: int = Field(1, ge=1)
     mem_gb: float | None = Field(None, gt=0)
     time_min: int = Field(240, ge=1)
+    signal_delay_s: int = Field(90, ge=1, description="Slurm warns a job this long before "
+                                "its time limit; the job then requeues itself (and resumes)")
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
