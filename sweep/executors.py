@@ -7,11 +7,13 @@ which ``harness sweep status`` reads beside the store and the scheduler.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError, UsageError
 from harness.sweep.job import JobSpec, SweepJob
 from harness.sweep.plan import SweepPlan
 
@@ -90,10 +92,18 @@ def submit(plan: SweepPlan, specs: list[JobSpec], wait: bool = False,
     if not specs:
         return []
     if plan.executor.kind == "slurm":
+        if shutil.which("sbatch") is None:
+            raise UsageError("executor kind slurm needs sbatch on PATH (run harness sweep on "
+                             "a Slurm login node, or use kind: local)")
         executor = slurm_executor(plan)
         submitted = time.time()
-        with executor.batch():
-            jobs = [executor.submit(SweepJob(s)) for s in specs]
+        try:
+            with executor.batch():
+                jobs = [executor.submit(SweepJob(s)) for s in specs]
+        except Exception as exc:  # noqa: BLE001 - sbatch's refusal, in its own words
+            lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+            raise HarnessError(f"sbatch refused the job array: "
+                               f"{lines[-1] if lines else type(exc).__name__}") from None
         subs = [Submission(str(j.job_id), s.model, tuple(s.tasks), "slurm", submitted)
                 for j, s in zip(jobs, specs, strict=True)]
         _record(plan, subs)

@@ -79,7 +79,8 @@ def run_job(spec: JobSpec) -> JobReport:
     report.ended = time.time()
     failed = {t: r["error"] for t, r in report.tasks.items() if r.get("error")}
     if failed and len(failed) == len(report.tasks):
-        raise RuntimeError(f"every task failed: {failed}")
+        raise RuntimeError("every task failed: " + "; ".join(f"{t}: {e}"
+                                                             for t, e in failed.items()))
     return report
 
 

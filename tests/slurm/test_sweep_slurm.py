@@ -118,3 +118,17 @@ def test_scancel_mid_run_then_resubmit_asks_only_the_missing_samples(
     assert stored_ok(folder) == 80
     for other in "ac":  # the others were not asked again
         assert list(request_counts(tmp_path / f"requests-{other}").values()) == [80]
+
+
+def test_a_refused_submission_is_one_sentence_in_sbatchs_words(tmp_path: Path,
+                                                               slurm: dict[str, str]) -> None:
+    env = harness_env(**slurm)
+    plan = write_plan(tmp_path / "plan.yaml", [baseline("majority")], ["zeroshot/demo"],
+                      executor={**SLURM, "partition": "no-such-partition"})
+    out = run_harness("sweep", str(plan), cwd=tmp_path, env=env)
+    assert out.returncode == 1
+    assert "error: sbatch refused the job array: " in out.stderr
+    assert "Invalid partition name specified" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "results/.sweeps/plan/submissions.jsonl").exists()
+    status_rows = status(plan, env)
+    assert [r["state"] for r in status_rows] == ["pending"]
