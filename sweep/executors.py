@@ -64,7 +64,8 @@ def slurm_executor(plan: SweepPlan) -> Any:
     import submitit
 
     ex_settings = plan.executor
-    executor = submitit.SlurmExecutor(folder=logs_folder(plan))
+    executor = submitit.SlurmExecutor(folder=logs_folder(plan),
+                                      max_num_timeout=plan.executor.max_requeues)
     params: dict[str, Any] = {
         "job_name": f"sweep-{plan.job_folder.name}",
         "time": ex_settings.time_min,

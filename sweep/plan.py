@@ -65,6 +65,8 @@ class ExecutorSettings(_Strict):
     time_min: int = Field(240, ge=1)
     signal_delay_s: int = Field(90, ge=1, description="Slurm warns a job this long before "
                                 "its time limit; the job then requeues itself (and resumes)")
+    max_requeues: int = Field(3, ge=0, description="slurm: requeues on time limit or "
+                              "preemption before a job gives up (submitit's max_num_timeout)")
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
