@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # release (a multi-GB CUDA build) even on CPU-only machines. Override for your CUDA version.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-slow test-reliability lint clean oracle-fixtures
+.PHONY: setup demo test test-slow test-reliability test-slurm slurm-local slurm-local-stop lint clean oracle-fixtures
 
 setup: $(STAMP)
 
@@ -46,6 +46,19 @@ test-reliability: setup
 oracle-fixtures: setup
 	$(PY) tests/oracle/make_fixtures.py $(if $(LLAVA_MED_SRC),--llava-med $(LLAVA_MED_SRC)) \
 		$(if $(MM_SKIN_SRC),--mm-skin $(MM_SKIN_SRC)) $(if $(HUATUO_SRC),--huatuo $(HUATUO_SRC))
+
+# The sweep tests on a real one-node Slurm (Debian's slurm-wlm and munge, as root): the tests
+# start it (tests/slurm/start.sh) if it is not up and stop what they started.
+test-slurm: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m slurm tests/slurm
+
+# A one-node Slurm on this machine (installs slurm-wlm and munge if missing); stop it with
+# `make slurm-local-stop`. Then: export SLURM_CONF=/tmp/derm-harness-slurm/slurm.conf
+slurm-local:
+	tests/slurm/start.sh --install
+
+slurm-local-stop:
+	tests/slurm/stop.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -71,6 +71,16 @@ def task_folder(name: str, variant: str, protocol: str) -> str:
     return safe_name(f"{name}+{suffix}" if suffix else name)
 
 
+def variant_of(task: Any) -> str:
+    """The task's folder variant: its data file (``*/custom``), then its own settings."""
+    return ",".join(v for v in (task.data_variant(), task.variant()) if v)
+
+
+def folder_of(task: Any, protocol: str) -> str:
+    """Where the task's results go under the output folder (before the model's folder)."""
+    return task_folder(task.name, variant_of(task), protocol)
+
+
 def model_folder(name: str) -> str:
     return safe_name(name).replace("/", "_")
 
@@ -82,7 +92,7 @@ def resolve(task: Any, spec: Any, model_key: dict[str, Any], *, protocol: str, s
     ``kind`` is the task's registered ``TaskKind`` (None for a task without one: its results
     get the generic table)."""
     config = task.config()
-    variant = ",".join(v for v in (task.data_variant(), task.variant()) if v)
+    variant = variant_of(task)
     if task.data_file is not None:  # the data's content is what the task is
         config = {**config, "data": task.data_variant()}
     decoding = task.decoding_settings()

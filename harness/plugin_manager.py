@@ -50,6 +50,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.judge.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",
+    "harness.sweep.plugin",
 )
 
 

@@ -21,7 +21,7 @@ from harness.finalize import finalize
 from harness.fingerprint import CACHE_VERSION, digest, file_stamp
 from harness.options import Options
 from harness.options import parse as parse_options
-from harness.plan import TaskPlan, model_folder, task_folder
+from harness.plan import TaskPlan, folder_of, model_folder
 from harness.plan import resolve as resolve_plan
 from harness.plugin_manager import Registries
 from harness.preflight import image_problems, problem_count, record_image_problems
@@ -377,8 +377,7 @@ def rescore(registries: Registries, opts: RunOptions, console: Any = None
     for pattern in opts.tasks:
         for tspec in registries.tasks.match(pattern):
             task = build_task(registries, tspec.name, opts.task_options, opts)
-            folder = (opts.output / task_folder(task.name, task.variant(), opts.protocol)
-                      / model_folder(name))
+            folder = opts.output / folder_of(task, opts.protocol) / model_folder(name)
             if folder.is_dir():  # a run still writing here: refuse now, with its pid
                 probe = ResultStore(folder)
                 probe.lock()

@@ -8,7 +8,6 @@ fingerprint supersedes an earlier one (a failure retried and answered).
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import math
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import LockedError
+from harness.locks import LockFile, LockHeld, describe, live_holder
 from harness.types import Prediction
 
 PREDICTIONS = "predictions.jsonl"
@@ -109,44 +109,40 @@ class ResultStore:
     def lock(self) -> None:
         """Lock the folder so two runs never interleave lines or merge under each other.
 
-        A plain run holds ``.lock`` exclusively. A rank of a data-parallel run
-        holds ``.lock`` shared (its siblings run beside it) and its own
-        ``.lock.rankN`` exclusively; a plain run on the folder then waits its turn.
+        Lock files created with O_EXCL (``harness.locks``: they hold on NFS, where flock may
+        not). A plain run holds ``.lock``; a rank of a data-parallel run holds its own
+        ``.lock.rankN``, beside its siblings. Each takes its file first and then checks for
+        the other kind, so a plain run and a rank never both go on (at worst both give way).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        mode = fcntl.LOCK_EX if self.shard is None else fcntl.LOCK_SH
-        self._locks.append(self._take(self.folder / ".lock", mode))
-        if self.shard is not None:
-            self._locks.append(self._take(self.folder / f".lock.{self.shard}", fcntl.LOCK_EX))
-
-    def _take(self, path: Path, mode: int) -> Any:
-        fh = open(path, "a+")  # noqa: SIM115 - held for the run's lifetime
+        name = ".lock" if self.shard is None else f".lock.{self.shard}"
+        own = LockFile(self.folder / name)
         try:
-            fcntl.flock(fh.fileno(), mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
+            own.acquire()
+        except LockHeld as exc:
             self.close()
-            raise LockedError(
-                f"results folder {self.folder} is in use by another run (pid {holder}); "
-                "wait for it to finish or use another --output"
-            ) from None
-        if mode == fcntl.LOCK_EX:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-        return fh
+            raise self._locked(exc.holder) from None
+        self._locks.append(own)
+        others = ([p for p in self.folder.glob(".lock.*") if not p.name.count(".stale-")]
+                  if self.shard is None else [self.folder / ".lock"])
+        for path in others:
+            holder = live_holder(path)
+            if holder is not None:
+                self.close()
+                raise self._locked(holder)
+
+    def _locked(self, holder: dict[str, Any]) -> LockedError:
+        return LockedError(
+            f"results folder {self.folder} is in use by another run ({describe(holder)}); "
+            "wait for it to finish or use another --output"
+        )
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
         while self._locks:
-            fh = self._locks.pop()
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            fh.close()
+            self._locks.pop().release()
 
     # -- reading ---------------------------------------------------------------
     def prediction_files(self) -> list[Path]:

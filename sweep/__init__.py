@@ -1,0 +1,1 @@
+"""`harness sweep`: every model of a plan on every task, as local or Slurm jobs (submitit)."""
