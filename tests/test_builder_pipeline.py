@@ -120,7 +120,7 @@ def test_written_layout_split_and_statistics(built: dict) -> None:
     with (root / "metadata.csv").open() as fh:
         meta = list(csv.DictReader(fh))
     assert list(meta[0]) == ["image", "modality", "age", "sex", "caption", "source_pdf", "page",
-                             "figure", "panel", "review"]
+                             "figure", "panel", "review", "demographics_source"]
     assert all((root / m["image"]).is_file() for m in meta)
     splits = {}
     for split in ("train", "test"):
