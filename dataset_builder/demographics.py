@@ -85,8 +85,13 @@ def _number(raw: str) -> float:
     return float(WORD_NUM[raw]) if raw in WORD_NUM else float(raw)
 
 
+# Hyphens that NFKC leaves alone: Medknow prints "71-year-old" with U+2011 (non-breaking)
+DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2043\u2212"})
+
+
 def extract_demographics(text: str) -> dict[str, Any]:
     """Age (years; months/weeks/days as fractions) and sex with the spans that gave them."""
+    text = text.translate(DASHES)
     out: dict[str, Any] = {"age": None, "age_span": None, "age_rule": None,
                            "sex": None, "sex_span": None, "sex_rule": None}
     for name, rx in AGE_RULES:
@@ -149,7 +154,7 @@ def text_patient(pages: list[dict[str, Any]]) -> dict[str, Any]:
     for page in pages:
         para = 0
         for b in page["blocks"]:
-            text = b["text"]
+            text = b["text"].translate(DASHES)
             if REFERENCES_RE.match(text):
                 return _one(found)  # the heading, alone or joined to the first entries (BMC)
             if CAPTION_RE.match(text) or len(text) < 40:

@@ -80,3 +80,12 @@ def test_the_real_case_reports_patient(tmp_path: Path) -> None:
     for d in recs:
         assert (d["age"], d["sex"], d["age_rule"]) == (38, "male", "case text")
         assert d["age_source"].startswith("text, page 1 paragraph ")
+
+
+def test_non_breaking_hyphens_are_hyphens() -> None:
+    """Indian J Dermatol (Medknow) prints "A 71\u2011year\u2011old Korean man" with U+2011."""
+    d = extract_demographics("A 71\u2011year\u2011old Korean man returned from Laos.")
+    assert (d["age"], d["sex"]) == (71, "male")
+    p = text_patient(_pages("A 71\u2011year\u2011old Korean man who returned from a one-month "
+                            "trip presented with generalized pruritic eruptions."))
+    assert (p["age"], p["sex"]) == (71, "male")
