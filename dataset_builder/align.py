@@ -62,7 +62,8 @@ def _assign(cap: Caption, split: Split, imgs: list[dict[str, Any]], work: Path,
             panels = crop_panels(panels[0], pieces, work, split_dir)
             how = "label_order_split"
     split_whole = False
-    if not labels and len(panels) == 1:
+    if not labels and len(panels) == 1 and not panels[0].get("overlays"):
+        # (pictures placed over it: a collage composed on the page, its parts are its rasters)
         pieces = grid_split(work / panels[0]["image"])
         if pieces:
             panels = crop_panels(panels[0], pieces, work, split_dir)

@@ -30,6 +30,8 @@ BLACK = 25           # grey level of a black gutter pixel (figures on black, com
 MIN_PART = 0.08      # a part found without a count spans this share of the raster's side ...
 MIN_PART_PX = 64     # ... and this many pixels
 PART_BLANK = 0.9     # a part this white (or black) is margin or a legend box, not a picture
+PART_SPREAD = 1.3    # parts found without a count are a regular grid: sides within this ratio
+PART_ASPECT = 3.0    # ... and none is a strip (ECG leads, chat bubbles, a banner)
 WHITE_SHARE = 0.97   # a line this white is a gutter
 LOOSE_WHITE = 0.8    # second try: a line this white ...
 STEP = 30            # ... or with a grey step of this size ...
@@ -87,8 +89,9 @@ def grid_split(path: Path) -> list[tuple[int, int, int, int]] | None:
 
     Only strict gutters count here (a whole line 97% white or black; the looser seams need
     the caption's count to be trusted), rows of columns or columns of rows, whichever finds
-    more parts; every part must span ``MIN_PART`` of the raster's side and not be blank, or
-    nothing is cut (a photograph with a white band across it stays whole).
+    more parts; the parts must form a regular grid (``_regular``), and each must span
+    ``MIN_PART`` of the raster's side and not be blank, or nothing is cut (a photograph with a
+    white band across it, a chart, a diagram stay whole).
     """
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
@@ -104,9 +107,20 @@ def grid_split(path: Path) -> list[tuple[int, int, int, int]] | None:
         by_cols = [(x0, y0, x1, y1) for x0, x1 in cols
                    for y0, y1 in (_pieces(grey[:, x0:x1], 1, False, black) or [(0, h)])]
         for boxes in (by_rows, by_cols):
-            if len(boxes) > max(1, len(best)) and all(_is_part(grey, b, black) for b in boxes):
+            if (len(boxes) > max(1, len(best)) and _regular(boxes)
+                    and all(_is_part(grey, b, black) for b in boxes)):
                 best = boxes
     return best or None
+
+
+def _regular(boxes: list[tuple[int, int, int, int]]) -> bool:
+    """A grid of like pictures: diagrams, ECG strips and figure layouts with white space
+    (Nature Communications 15:5649 Figs. 1-2, Global Heart 18(1):41 Figs. 5-7, measured)
+    cut into parts of unlike sizes or into strips; a collage of photographs does not."""
+    ws = [x1 - x0 for x0, _, x1, _ in boxes]
+    hs = [y1 - y0 for _, y0, _, y1 in boxes]
+    return (max(ws) <= PART_SPREAD * min(ws) and max(hs) <= PART_SPREAD * min(hs)
+            and all(max(w, h) <= PART_ASPECT * min(w, h) for w, h in zip(ws, hs, strict=True)))
 
 
 def _is_part(grey: np.ndarray, box: tuple[int, int, int, int], black: bool) -> bool:

@@ -171,6 +171,10 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
         reasons.append(("review", "sub-captions could not be matched to panels"))
     if modality is not None and modality.get("modality") is None:
         reasons.append(("review", "no modality"))
+    elif modality is not None and modality.get("stain"):
+        reasons.append(("review", f"{MODALITY_REASON} pathology by its H&E colours "
+                                  f"({modality['stain']['he_share']:.0%} of the tissue), "
+                                  f"other by its colour/texture neighbours"))
     elif modality is not None and modality.get("review"):
         reasons.append(("review", f"{MODALITY_REASON} {modality['modality']} or "
                                   f"{modality['runner_up']} (distance ratio "
