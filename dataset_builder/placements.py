@@ -249,19 +249,19 @@ def place_text(overlays: list[dict[str, Any]], r: pymupdf.Rect,
     the letters are; the spans inside it do, and say what they read."""
     out = []
     used: set[int] = set()
+    near = [(k, b, t) for k, (b, t) in enumerate(spans) if b.intersects(r)]
     for o in overlays:
         if o["kind"] != "text":
             out.append(o)
             continue
         box = pymupdf.Rect(o["box"])
         box = pymupdf.Rect(box.x0 - 1, box.y0 - 1, box.x1 + 1, box.y1 + 1)
-        inside = [(b, t) for k, (b, t) in enumerate(spans)
-                  if k not in used and _mostly_in(b, box) and b.intersects(r)
-                  and not used.add(k)]
-        if not inside and not any(_mostly_in(b, box) and b.intersects(r) for b, _ in spans):
+        mine = [(k, b, t) for k, b, t in near if _mostly_in(b, box)]
+        if not mine and not any(_mostly_in(b, box) for b, _ in spans):
             out.append(o)  # no span to say where the text is: its box, as logged
         out += [{**o, "box": [round(v, 2) for v in b], "area": round(b.get_area(), 2),
-                 "text": t.strip()[:40]} for b, t in inside]
+                 "text": t.strip()[:40]} for k, b, t in mine if k not in used]
+        used.update(k for k, _, _ in mine)
     return out
 
 
