@@ -1,6 +1,18 @@
 """Dataset builder on real PDFs and on the synthetic book: accuracy per PDF and pages/s.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/builder.py [--pages 200] [--extra-pdfs DIR]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/builder.py --leave-one-publisher-out \
+        [--extra-pdfs DIR ...] [--smoke]
+
+``--leave-one-publisher-out``: every truth file whose PDF is found (the corpus, ``extra/`` and
+``heldout/``, whose PDFs an ``--extra-pdfs`` folder must hold under the names the files give)
+is grouped by its ``publisher``; each publisher's PDFs are built with the shipped modality
+library less every reference taken from that publisher's PDFs, and the table gives each
+publisher's figures: skin panels written / expected, non-skin pictures written unflagged,
+clean skin panels flagged for review, captions, pairing, panels, pages/s. The builder's
+thresholds are constants, chosen on the corpus and ``extra/`` (not re-tuned per fold): the
+``heldout/`` publishers are the ones no rule or threshold was chosen on. ``--smoke``: the
+smallest PDF of two publishers only (seconds; the test suite runs it).
 
 Real PDFs: every truth file of tests/builder_truth whose PDF is in ../shared/data/pdfs (or in
 an --extra-pdfs folder, for tests/builder_truth/extra) is built end to end without the LLM
@@ -39,11 +51,13 @@ COLS = [("figures", "fig"), ("caption_text", "capt"), ("caption_pairing", "pair"
         ("panel_recall", "rec"), ("panel_precision", "prec"), ("subcaption", "sub")]
 
 
-def real_pdfs(extra: list[Path]) -> list[tuple[Path, dict]]:
+def real_pdfs(extra: list[Path], heldout: bool = False) -> list[tuple[Path, dict]]:
     dirs = [ROOT.parent / "shared" / "data" / "pdfs", *extra]
     found = {p.name: p for d in dirs if d.is_dir() for p in d.glob("*.pdf")}
     out = []
-    for tf in sorted(TRUTH.glob("*.json")) + sorted((TRUTH / "extra").glob("*.json")):
+    folders = ["extra", "heldout"] if heldout else ["extra"]
+    for tf in sorted(TRUTH.glob("*.json")) + [f for d in folders
+                                              for f in sorted((TRUTH / d).glob("*.json"))]:
         truth = load_truth(tf)
         if truth["pdf"] in found:
             out.append((found[truth["pdf"]], truth))
@@ -81,6 +95,82 @@ def run_real(pdfs: list[tuple[Path, dict]], root: Path) -> tuple[int, float, flo
                   for k, _ in COLS)
     print(f"{'all (weighted by figures / panels)':<44}{pages:>6}{agg}")
     return pages, wall, cpu
+
+
+LOPO_COLS = ["PDFs", "pages", "skin written", "non-skin written", "clean flagged", "capt",
+             "pair", "rec", "prec", "sub", "pages/s"]
+
+
+def leave_one_publisher_out(pdfs: list[tuple[Path, dict]], root: Path) -> dict[str, dict]:
+    """Per publisher: its PDFs built against the library less that publisher's references."""
+    library = default_library()
+    by_pub: dict[str, list[tuple[Path, dict]]] = {}
+    for pdf, truth in pdfs:
+        by_pub.setdefault(truth.get("publisher", "?"), []).append((pdf, truth))
+    rows = {}
+    for pub, items in sorted(by_pub.items()):
+        lib = library
+        for pdf, _ in items:
+            lib = lib.without(pdf.stem)
+        r = {"PDFs": len(items), "pages": 0, "wall": 0.0, "skin_written": 0, "skin_panels": 0,
+             "non_skin": 0, "clean_flagged": 0, "clean_written": 0, "failures": []}
+        sums = {k: 0.0 for k in ("caption_text", "caption_pairing", "panel_recall",
+                                 "panel_precision", "subcaption")}
+        weights = {k: 0 for k in sums}
+        for pdf, truth in items:
+            work = root / pdf.stem
+            t = time.perf_counter()
+            sc = build_and_score(pdf, truth, work, lib)
+            r["wall"] += time.perf_counter() - t
+            r["pages"] += truth["pages"]
+            r["skin_written"] += sc["skin_written"]
+            r["skin_panels"] += sc["skin_panels"]
+            r["non_skin"] += sc["written_non_skin"]
+            r["clean_flagged"] += sc["clean_skin_flagged"]
+            r["clean_written"] += sc["clean_skin_written"]
+            for k in sums:
+                w = {"caption_text": sc["figures_truth"], "caption_pairing": sc["matched"],
+                     "panel_precision": sc["panels_built"]}.get(k, sc["panels_truth"])
+                sums[k] += sc[k] * w
+                weights[k] += w
+            r["failures"] += [f"{pdf.stem[:30]}: {f}" for f in sc["failures"]]
+            r["failures"] += [f"{pdf.stem[:30]}: flagged {f}" for f in sc["clean_skin_flagged_ids"]]
+            shutil.rmtree(work, ignore_errors=True)
+        r.update({k: sums[k] / weights[k] if weights[k] else 1.0 for k in sums})
+        rows[pub] = r
+    return rows
+
+
+def print_lopo(rows: dict[str, dict], verbose: bool = True) -> None:
+    print(f"{'publisher (left out of the library)':<44}" + "".join(f"{c:>9}" for c in LOPO_COLS[:2])
+          + f"{'skin':>11}{'non-skin':>10}{'flagged':>10}"
+          + "".join(f"{c:>6}" for c in LOPO_COLS[5:10]) + f"{'pages/s':>9}")
+    tot = {"PDFs": 0, "pages": 0, "wall": 0.0, "skin_written": 0, "skin_panels": 0,
+           "non_skin": 0, "clean_flagged": 0, "clean_written": 0}
+    for pub, r in rows.items():
+        print(f"{pub[:43]:<44}{r['PDFs']:>9}{r['pages']:>9}"
+              f"{r['skin_written']:>7}/{r['skin_panels']:<3}{r['non_skin']:>10}"
+              f"{r['clean_flagged']:>6}/{r['clean_written']:<3}"
+              + "".join(f"{r[k]:>6.2f}" for k in ("caption_text", "caption_pairing",
+                                                  "panel_recall", "panel_precision",
+                                                  "subcaption"))
+              + f"{r['pages'] / r['wall']:>9.1f}")
+        for k in tot:
+            tot[k] += r[k]
+        if verbose:
+            for f in r["failures"]:
+                print(f"    {f[:150]}")
+    print(f"{'all':<44}{tot['PDFs']:>9}{tot['pages']:>9}{tot['skin_written']:>7}/"
+          f"{tot['skin_panels']:<3}{tot['non_skin']:>10}{tot['clean_flagged']:>6}/"
+          f"{tot['clean_written']:<3}{'':>30}{tot['pages'] / tot['wall']:>9.1f}")
+
+
+def smallest_of_two(pdfs: list[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
+    """The smallest PDF of each of the first two publishers (by name): a seconds-long run."""
+    by_pub: dict[str, tuple[Path, dict]] = {}
+    for pdf, truth in sorted(pdfs, key=lambda x: x[1]["pages"]):
+        by_pub.setdefault(truth.get("publisher", "?"), (pdf, truth))
+    return [by_pub[p] for p in sorted(by_pub)[:2]]
 
 
 def run_synthetic(n_pages: int, seed: int, root: Path) -> tuple[float, float]:
@@ -124,7 +214,22 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--extra-pdfs", type=Path, action="append", default=[])
+    ap.add_argument("--leave-one-publisher-out", action="store_true",
+                    help="Per-publisher table, each publisher left out of the library.")
+    ap.add_argument("--smoke", action="store_true",
+                    help="With --leave-one-publisher-out: two small PDFs only (seconds).")
     args = ap.parse_args()
+    if args.smoke and not args.leave_one_publisher_out:
+        ap.error("--smoke goes with --leave-one-publisher-out")
+    if args.leave_one_publisher_out:
+        pdfs = real_pdfs(args.extra_pdfs, heldout=True)
+        if args.smoke:
+            pdfs = smallest_of_two(pdfs)
+        if not pdfs:
+            sys.exit("no truth file's PDF was found (../shared/data/pdfs, --extra-pdfs)")
+        with tempfile.TemporaryDirectory() as tmp:
+            print_lopo(leave_one_publisher_out(pdfs, Path(tmp)), verbose=not args.smoke)
+        return
     pdfs = real_pdfs(args.extra_pdfs)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

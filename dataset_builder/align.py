@@ -8,7 +8,9 @@ images is cut at its seams (composite.py). When labels and panels still disagree
 the full caption, and ``alignment`` records which path made each pair:
 
 ``label_order`` | ``label_order_split`` | ``spatial`` | ``single`` | ``full_caption_nolabels`` |
-``full_caption_mismatch``.
+``full_caption_split`` (a composite without panel letters cut at its gutters, every part
+with the whole caption) | ``full_caption_mismatch``. ``caption_shared`` is true on every
+panel that carries the whole caption of a figure of several panels.
 
 Output: ``<work>/align/<pdf_id>.pairs.jsonl`` (one line per panel), ``.captions.jsonl`` (every
 caption found, with how many panels it got) and ``.unpaired.jsonl`` (images no caption claimed).
@@ -30,7 +32,7 @@ from .captions import (
     split_caption,
     vocabulary,
 )
-from .composite import crop_panels, gutter_split
+from .composite import crop_panels, grid_split, gutter_split
 from .extract import extracted
 from .geometry import overlap, pair_cost, reading_order
 from .progress import progress_bar
@@ -59,6 +61,13 @@ def _assign(cap: Caption, split: Split, imgs: list[dict[str, Any]], work: Path,
         if pieces:
             panels = crop_panels(panels[0], pieces, work, split_dir)
             how = "label_order_split"
+    split_whole = False
+    if not labels and len(panels) == 1 and not panels[0].get("overlays"):
+        # (pictures placed over it: a collage composed on the page, its parts are its rasters)
+        pieces = grid_split(work / panels[0]["image"])
+        if pieces:
+            panels = crop_panels(panels[0], pieces, work, split_dir)
+            split_whole = True
     out = []
     for k, p in enumerate(panels):
         rec = {**p, "figure": cap.figure, "figure_label": cap.label, "caption": cap.text,
@@ -69,7 +78,9 @@ def _assign(cap: Caption, split: Split, imgs: list[dict[str, Any]], work: Path,
                        text=panel_text(split, labels[k]), alignment=how)
         else:
             rec.update(label=None, subcaption=full, text=full,
+                       caption_shared=len(panels) > 1,
                        alignment="single" if len(panels) == 1 and not labels
+                       else "full_caption_split" if split_whole
                        else "full_caption_nolabels" if not labels else "full_caption_mismatch")
         out.append(rec)
     return out

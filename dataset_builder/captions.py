@@ -21,7 +21,7 @@ from typing import Any
 from .blocks import SOFT_HYPHEN
 
 CAPTION_RE = re.compile(
-    r"^(?P<label>(?:Figure|FIGURE|Fig\.?|FIG\.?|Plate|PLATE)\s*"
+    r"^(?P<label>(?:Figure|FIGURE|Fig\.?|FIG\.?|Plate|PLATE|Picture|PICTURE)\s*"
     r"(?P<num>\d+(?:\s*[.\-–]\s*\d+)*)(?P<suffix>[A-Za-z])?)"
     r"\s*(?P<punct>[.:|])?(?=\s|$)"
 )

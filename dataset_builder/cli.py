@@ -124,15 +124,17 @@ def modality(work: Path, library_file: Path | None, references: Path | None,
 @cli.command()
 @WORK
 def demographics(work: Path) -> None:
-    """Age and sex from captions (matched spans recorded)."""
+    """Age and sex from captions, else from the article's case description (spans and
+    sources recorded)."""
     from .demographics import run_demographics
 
     _report("demographics", run_demographics(work))
 
 
 FACE_OPT = click.option("--face-model", type=click.Path(path_type=Path),
-                        help="OpenCV face model (.xml cascade or YuNet .onnx); "
-                             "without it faces are recorded as not checked.")
+                        help="OpenCV face model (.xml cascade or YuNet .onnx); without it "
+                             "OpenCV's own frontal-face cascade is used, and faces are "
+                             "recorded as not checked only where this OpenCV ships none.")
 
 
 @cli.command(name="filter")

@@ -10,7 +10,9 @@ Scores, per PDF:
 - ``figures``: share of truth figures whose caption was accepted on the right page and, when
   the figure has raster panels, that got at least one of them;
 - ``caption_text``: share of figures whose caption text is exactly the printed one (after
-  Unicode NFKC and whitespace normalisation);
+  Unicode NFKC and whitespace normalisation); a truth file of an article whose licence does
+  not allow copying its text gives ``caption_sha256`` / ``subcaption_sha256`` (of the
+  normalised text, ``text_hash``) instead of the words;
 - ``panel_recall`` / ``panel_precision``: builder panels matched one-to-one to truth panels
   on the same page (box IoU >= ``IOU``);
 - ``caption_pairing``: matched panels given the right figure's caption;
@@ -18,11 +20,15 @@ Scores, per PDF:
   (normalised as above, outer punctuation ignored); an unmatched panel counts as wrong;
 - ``written_non_skin``: images the write stage would put in the dataset, unflagged, that are
   not a truth panel showing skin -- the number that must be 0; ``review_non_skin`` counts the
-  ones written but flagged for the review the paper's "verified manually" step needs.
+  ones written but flagged for the review the paper's "verified manually" step needs;
+- ``clean_skin_flagged`` / ``clean_skin_written``: skin panels with nothing drawn into them
+  (no ``marks`` in the truth) that were written flagged for review -- false alarms, whose
+  share says whether "review" means what it says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -46,6 +52,18 @@ def norm(text: str | None) -> str:
     """NFKC, one space between words, outer spaces and end punctuation dropped."""
     t = " ".join(unicodedata.normalize("NFKC", text or "").split())
     return re.sub(r"^[\s.;,:]+|[\s.;,:]+$", "", t)
+
+
+def text_hash(text: str | None) -> str:
+    """SHA-256 of the normalised text: truth for a caption that may not be copied."""
+    return hashlib.sha256(norm(text).encode("utf-8")).hexdigest()
+
+
+def same_text(got: str | None, truth: dict[str, Any], key: str) -> bool:
+    """``got`` is the truth's ``key`` text, or hashes to its ``key_sha256``."""
+    if key in truth:
+        return norm(got) == norm(truth[key])
+    return text_hash(got) == truth[f"{key}_sha256"]
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -94,7 +112,7 @@ def score_pdf(truth: dict[str, Any], pairs: list[dict[str, Any]],
         else:
             failures.append(f"figure {f['figure']}: " + ("no caption" if not caps
                                                           else "no panel paired"))
-        if caps and norm(caps[0]["text"]) == norm(f["caption"]):
+        if caps and same_text(caps[0]["text"], f, "caption"):
             text_ok += 1
         elif caps:
             failures.append(f"figure {f['figure']} caption: got {norm(caps[0]['text'])!r}")
@@ -102,7 +120,7 @@ def score_pdf(truth: dict[str, Any], pairs: list[dict[str, Any]],
     sub_ok = 0
     for t in panels:
         hit = by_truth.get(id(t))
-        if hit and norm(hit[0]["subcaption"]) == norm(t["subcaption"]):
+        if hit and same_text(hit[0]["subcaption"], t, "subcaption"):
             sub_ok += 1
         else:
             got = norm(hit[0]["subcaption"]) if hit else "(panel not found)"
@@ -130,13 +148,19 @@ def _dataset_scores(panels: list[dict[str, Any]], matched: list, pairs: list[dic
                     outcomes: dict[str, tuple[str, str]]) -> dict[str, Any]:
     skin_of = {p["id"]: t.get("skin", False) and t["modality"] in SKIN_MODALITIES
                for t, p, _ in matched}
+    marked = {p["id"] for t, p, _ in matched if t.get("marks")}
     written_non_skin, review_non_skin, skin_written = [], [], 0
+    clean_flagged, clean_written = [], 0
     for p in pairs:
         status, reason = outcomes.get(p["id"], ("excluded", "no decision"))
         if status == "excluded":
             continue
         if skin_of.get(p["id"]):
             skin_written += 1
+            if p["id"] not in marked:  # nothing drawn into it: a flag is a false alarm
+                clean_written += 1
+                if status == "review":
+                    clean_flagged.append(f"{p['id']}: {reason}")
         elif status == "review":
             review_non_skin.append(f"{p['id']}: {reason}")
         else:
@@ -144,7 +168,9 @@ def _dataset_scores(panels: list[dict[str, Any]], matched: list, pairs: list[dic
     n_skin = sum(1 for t in panels if t.get("skin") and t["modality"] in SKIN_MODALITIES)
     return {"written_non_skin": len(written_non_skin), "written_non_skin_ids": written_non_skin,
             "review_non_skin": len(review_non_skin), "review_non_skin_ids": review_non_skin,
-            "skin_panels": n_skin, "skin_written": skin_written}
+            "skin_panels": n_skin, "skin_written": skin_written,
+            "clean_skin_written": clean_written, "clean_skin_flagged": len(clean_flagged),
+            "clean_skin_flagged_ids": clean_flagged}
 
 
 def modality_accuracy(truth: dict[str, Any], pairs: list[dict[str, Any]],

@@ -5,7 +5,8 @@ Output per PDF, written to ``<work>/extract/<pdf_id>.part`` and renamed to
 
 - ``images.jsonl``  one line per kept image: id, page, bbox (points), native size, sha256,
   file (under ``img/``), how the pixels were obtained (stored bytes, decoded, rendered),
-  pictures placed over it (``overlays``), vector marks drawn over it,
+  pictures placed over it (``overlays``), paths and text drawn over it
+  (``vector_overlays``, boxes in points; sorted per panel by the filter),
   ``duplicate_of`` when the same pixels were kept earlier in the book;
 - ``pages.jsonl``   one line per page: size, text blocks (text, font, size, emphasis ranges),
   small/decorative images dropped, MuPDF warnings, and the error if the page failed;
@@ -27,7 +28,16 @@ from typing import Any
 import pymupdf
 
 from .blocks import SOFT_HYPHEN, TEXT_FLAGS, page_blocks
-from .placements import absorb_overlays, merge_strips, pixels, resolve_xrefs, vector_marks
+from .placements import (
+    absorb_overlays,
+    merge_strips,
+    paint_paths,
+    pixels,
+    place_text,
+    resolve_xrefs,
+    text_spans,
+    vector_overlays,
+)
 from .progress import progress_bar
 from .records import append_jsonl, read_jsonl, write_jsonl_atomic
 
@@ -86,9 +96,13 @@ def extract_pdf(path: Path, pid: str, dest: Path, cfg: ExtractConfig) -> dict[st
             if big:
                 resolve_xrefs(page, big)
                 log = page.get_bboxlog()
+                drawings = None
+                spans = text_spans(tdict)
                 for k, it in enumerate(big):
                     it["page"], it["k"] = page.number, k
-                    it["vector_marks"] = vector_marks(log, it["rect"])
+                    it["vector_overlays"] = place_text(vector_overlays(log, it["rect"]),
+                                                       it["rect"], spans)
+                    drawings = paint_paths(page, it["vector_overlays"], drawings)
                     candidates.append(it)
                     if it["xref"]:
                         xref_pages[it["xref"]] += 1
@@ -121,7 +135,7 @@ def extract_pdf(path: Path, pid: str, dest: Path, cfg: ExtractConfig) -> dict[st
                "bbox": [round(v, 2) for v in it["rect"]], "width": it["w"], "height": it["h"],
                "parts": len(it["parts"]), "overlays": it["overlays"], "xref": it["xref"],
                "pixels": how, "sha256": digest,
-               "vector_marks": it["vector_marks"], "file": f"img/{image_id}.{ext}"}
+               "vector_overlays": it["vector_overlays"], "file": f"img/{image_id}.{ext}"}
         if digest in by_hash:
             rec["duplicate_of"] = by_hash[digest]
             rec["file"] = next(i["file"] for i in images if i["id"] == by_hash[digest])

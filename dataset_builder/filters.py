@@ -1,7 +1,10 @@
 """Stage 5, filter: the paper's exclusions, as far as they can be detected; every decision kept.
 
-- Vector annotations (arrows, circles, lines drawn over the picture as PDF paths, counted at
-  extraction) -> ``drop``.
+- Paths and text drawn over the picture (recorded at extraction), judged per panel by where
+  they lie and how much they cover (``annotations.py``): frames and panel-letter badges are
+  recorded and kept; arrows, circles and lines inside a small area -> ``review`` (the paper
+  removes pictures with drawn arrows; a person decides); drawings covering a fifth of the
+  panel (a chart, a diagram, text over a background) -> ``drop``.
 - Burnt-in arrows (a heuristic on thin, straight, pure-colour strokes with a head) -> ``review``:
   the heuristic also fires on white histology clefts and dermoscopy glare, so a person decides.
 - Full faces -> ``drop`` when OpenCV's own frontal-face cascade (or a model given with
@@ -31,6 +34,7 @@ import cv2
 import numpy as np
 
 from .align import all_pairs
+from .annotations import sort_overlays, verdict
 from .content import content_check, describe
 from .faces import FaceDetector, unavailable
 from .imageio import read_reduced
@@ -117,10 +121,18 @@ def caption_context(text: str) -> str | None:
 def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any] | None,
            faces: FaceDetector | None, faces_why: str = "not_checked") -> dict[str, Any]:
     reasons: list[tuple[str, str]] = []
-    checks: dict[str, Any] = {"vector_marks": pair.get("vector_marks", 0),
-                              "genitalia": "not_checked", "tattoo": "not_checked"}
-    if pair.get("vector_marks"):
-        reasons.append(("drop", f"{pair['vector_marks']} vector path(s) drawn over the image"))
+    checks: dict[str, Any] = {"genitalia": "not_checked", "tattoo": "not_checked"}
+    if "vector_overlays" in pair:
+        drawn = sort_overlays(pair["bbox"], pair.get("width") or 1, pair.get("height") or 1,
+                              pair["vector_overlays"])
+        checks["vector"] = drawn
+        found = verdict(drawn)
+        if found:
+            reasons.append(found)
+    elif pair.get("vector_marks"):  # a work folder extracted before the drawings were kept
+        checks["vector"] = "not_checked: extracted by an older version (only a count kept)"
+        reasons.append(("review", f"{pair['vector_marks']} vector path(s) over the image; "
+                                  "extract again to judge them"))
     if pair.get("duplicate_of"):
         reasons.append(("drop", f"same pixels as {pair['duplicate_of']}"))
     not_skin = (modality is not None and modality.get("modality") == "other"
@@ -159,6 +171,10 @@ def decide(pair: dict[str, Any], img: np.ndarray | None, modality: dict[str, Any
         reasons.append(("review", "sub-captions could not be matched to panels"))
     if modality is not None and modality.get("modality") is None:
         reasons.append(("review", "no modality"))
+    elif modality is not None and modality.get("stain"):
+        reasons.append(("review", f"{MODALITY_REASON} pathology by its H&E colours "
+                                  f"({modality['stain']['he_share']:.0%} of the tissue), "
+                                  f"other by its colour/texture neighbours"))
     elif modality is not None and modality.get("review"):
         reasons.append(("review", f"{MODALITY_REASON} {modality['modality']} or "
                                   f"{modality['runner_up']} (distance ratio "

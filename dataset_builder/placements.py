@@ -195,28 +195,125 @@ def _encode(pix: pymupdf.Pixmap, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def vector_marks(log: list[tuple[str, tuple]], r: pymupdf.Rect) -> int:
-    """Vector paths drawn over an image (arrows, circles, lines), from ``page.get_bboxlog()``
-    -- every drawing operation's box in painting order, 10-30x faster than ``get_drawings`` on
-    a page of 30,000 path items (Nature Communications 15:5649, p. 6). Only paths painted after
-    the picture are over it; frames and boxes holding the whole picture are skipped, with 1 pt
-    of slack: BMC and Cureus pages put a white box 0.0004 pt short of the picture's edge."""
+MAX_OVERLAYS = 2000
+DRAWN = {"fill-path": "path", "stroke-path": "path", "fill-text": "text", "stroke-text": "text"}
+
+
+def vector_overlays(log: list[tuple[str, tuple]], r: pymupdf.Rect) -> list[dict[str, Any]]:
+    """Paths and text painted over an image (frames, panel letters, arrows, charts), from
+    ``page.get_bboxlog()`` -- every drawing operation's box in painting order, 10-30x faster
+    than ``get_drawings`` on a page of 30,000 path items (Nature Communications 15:5649, p. 6).
+    Only what is painted after the picture is over it; clip paths and invisible (OCR) text
+    draw nothing. Boxes holding the whole picture are left out, with 1 pt of slack: BMC and
+    Cureus pages put a white box 0.0004 pt short of the picture's edge. ``seq`` is the
+    operation's place in the log (``get_drawings``' ``seqno``); ``area`` is what it paints,
+    in square points, set here for text (its box) and by ``paint_paths`` for paths. What each
+    one is -- frame, badge, arrow, chart -- is decided per panel (``annotations.py``)."""
     grown = pymupdf.Rect(r.x0 - 1, r.y0 - 1, r.x1 + 1, r.y1 + 1)
     start = next((i for i, (kind, box) in enumerate(log) if kind == "fill-image"
                   and grown.contains(pymupdf.Rect(box))), -1)
-    n = 0
-    for kind, box in log[start + 1:]:
-        if not kind.endswith("-path"):
+    out = []
+    for i in range(start + 1, len(log)):
+        kind, box = log[i]
+        if kind not in DRAWN:
             continue
         dr = pymupdf.Rect(box)
-        if not dr.intersects(r):
-            continue
+        if not (dr.x0 <= r.x1 and dr.x1 >= r.x0 and dr.y0 <= r.y1 and dr.y1 >= r.y0):
+            continue  # (a zero-width line counts: Rect.intersects would say no)
         if pymupdf.Rect(dr.x0 - 1, dr.y0 - 1, dr.x1 + 1, dr.y1 + 1).contains(r):
             continue
-        if grown.contains(dr) and dr.width > 0.9 * r.width and dr.height > 0.9 * r.height:
-            continue  # a frame just inside the picture's edge
-        inner = dr & r
-        if inner.is_empty and not (dr.width < 1 or dr.height < 1):
+        out.append({"kind": DRAWN[kind], "op": kind, "seq": i,
+                    "box": [round(v, 2) for v in dr],
+                    "area": round(dr.get_area(), 2) if DRAWN[kind] == "text" else None})
+        if len(out) >= MAX_OVERLAYS:
+            break  # a chart of thousands of paths over a picture: these say enough
+    return out
+
+
+def text_spans(tdict: dict[str, Any]) -> list[tuple[pymupdf.Rect, str]]:
+    """(box, text) of every non-blank span of a ``get_text("dict")`` result."""
+    return [(pymupdf.Rect(sp["bbox"]), sp["text"]) for b in tdict.get("blocks", [])
+            for line in b.get("lines", []) for sp in line["spans"] if sp["text"].strip()]
+
+
+def _mostly_in(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
+    """Half of ``a`` lies in ``b`` (a span's box is taller than its glyphs' logged box)."""
+    return (a & b).get_area() >= 0.5 * max(a.get_area(), 1e-6)
+
+
+def place_text(overlays: list[dict[str, Any]], r: pymupdf.Rect,
+               spans: list[tuple[pymupdf.Rect, str]]) -> list[dict[str, Any]]:
+    """Text overlays as the spans that are over the picture. One text object of the bbox log
+    may hold a whole column (MDPI Diagnostics 10:969 puts panel letters and the burnt-in
+    "5, M, B" labels of a figure in objects spanning the page): its box says nothing of where
+    the letters are; the spans inside it do, and say what they read."""
+    out = []
+    used: set[int] = set()
+    near = [(k, b, t) for k, (b, t) in enumerate(spans) if b.intersects(r)]
+    for o in overlays:
+        if o["kind"] != "text":
+            out.append(o)
             continue
-        n += 1
-    return n
+        box = pymupdf.Rect(o["box"])
+        box = pymupdf.Rect(box.x0 - 1, box.y0 - 1, box.x1 + 1, box.y1 + 1)
+        mine = [(k, b, t) for k, b, t in near if _mostly_in(b, box)]
+        if not mine and not any(_mostly_in(b, box) for b, _ in spans):
+            out.append(o)  # no span to say where the text is: its box, as logged
+        out += [{**o, "box": [round(v, 2) for v in b], "area": round(b.get_area(), 2),
+                 "text": t.strip()[:40]} for k, b, t in mine if k not in used]
+        used.update(k for k, _, _ in mine)
+    return out
+
+
+def _polygon_area(pts: list[tuple[float, float]]) -> float:
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1)
+                   in zip(pts, pts[1:] + pts[:1], strict=True))) / 2
+
+
+def painted_area(d: dict[str, Any]) -> float:
+    """Square points a ``get_drawings`` path paints: its filled area, or, stroked only, its
+    length times the line width. (A stroke's box in the bbox log is grown by the line joins,
+    and a diagonal line's box is mostly empty: boxes overstate what an arrow covers.)"""
+    fill, length, pts = 0.0, 0.0, []
+    for it in d["items"]:
+        if it[0] == "re":
+            rect = pymupdf.Rect(it[1])
+            fill += rect.get_area()
+            length += 2 * (rect.width + rect.height)
+        elif it[0] == "qu":
+            q = it[1]
+            fill += _polygon_area([(p.x, p.y) for p in (q.ul, q.ur, q.lr, q.ll)])
+            length += sum(abs(a - b) for a, b in ((q.ul, q.ur), (q.ur, q.lr), (q.lr, q.ll),
+                                                 (q.ll, q.ul)))
+        else:  # "l" line, "c" Bezier curve: points in order (control points as an estimate)
+            p = [(q.x, q.y) for q in it[1:]]
+            length += sum(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
+                          for a, b in zip(p, p[1:], strict=False))
+            pts.extend(p)
+    if len(pts) >= 3:
+        fill += _polygon_area(pts)
+    rect = pymupdf.Rect(d["rect"])
+    painted = fill if "f" in (d.get("type") or "") else length * max(d.get("width") or 1, 0.5)
+    return min(painted, max(rect.width, 0.5) * max(rect.height, 0.5))
+
+
+def paint_paths(page: pymupdf.Page, overlays: list[dict[str, Any]],
+                drawings: dict[int, dict[str, Any]] | None) -> dict[int, dict[str, Any]] | None:
+    """Exact boxes and painted areas for the path overlays, from ``get_drawings`` (run once
+    per page, only for a page with paths over a picture). Returns the drawings by ``seqno``
+    so the next picture of the page reuses them."""
+    if not any(o["kind"] == "path" for o in overlays):
+        return drawings
+    if drawings is None:
+        drawings = {d["seqno"]: d for d in page.get_drawings()}
+    for o in overlays:
+        d = drawings.get(o["seq"]) if o["kind"] == "path" else None
+        prev = drawings.get(o["seq"] - 1) if o["kind"] == "path" else None
+        if d is None and prev is not None and prev.get("type") == "fs":
+            d = prev  # a filled and stroked path is one drawing, two log entries
+        if d is not None:
+            o["box"] = [round(v, 2) for v in d["rect"]]
+            o["area"] = round(painted_area(d), 2)
+        elif o["area"] is None:
+            o["area"] = round(pymupdf.Rect(o["box"]).get_area(), 2)
+    return drawings

@@ -108,10 +108,12 @@ def skimage_references() -> list[Reference]:
 
 
 def corpus_references(pdf_dirs: list[Path], truth_dir: Path = TRUTH_DIR) -> list[Reference]:
-    """References of every truth file whose PDF is found in one of ``pdf_dirs``."""
+    """References of every truth file whose PDF is found in one of ``pdf_dirs`` (``heldout/``
+    ones are never shippable: their licences do not allow it; they measure)."""
     pdfs = {p.name: p for d in pdf_dirs for p in d.glob("*.pdf")}
     out: list[Reference] = []
-    for tf in sorted(truth_dir.glob("*.json")) + sorted((truth_dir / "extra").glob("*.json")):
+    for tf in [f for d in (truth_dir, truth_dir / "extra", truth_dir / "heldout")
+               for f in sorted(d.glob("*.json"))]:
         name = load_truth(tf)["pdf"]
         if name in pdfs:
             out += truth_references(tf, pdfs[name])

@@ -4,7 +4,9 @@
     <out>/MM-Skin/Dataframe/{train,test}/vqa/MM-Skin_{split}.csv      image,question,answer,modality
     <out>/MM-Skin/Dataframe/{train,test}/caption/MM-Skin_{split}.csv  image,caption,modality,age,sex
     <out>/MM-Skin/metadata.csv      image,modality,age,sex,caption,source_pdf,page,figure,panel,
-                                    review (why a written image still needs a person's look)
+                                    review (why a written image still needs a person's look),
+                                    demographics_source (caption, or the case text's page and
+                                    paragraph)
     <out>/MM-Skin/split.csv         image,split,source_pdf,figure (how the split was made)
     <out>/MM-Skin/stats.json, stats.md
 
@@ -32,6 +34,14 @@ from .modality import SKIN_MODALITIES, read_verified
 from .records import read_jsonl, write_atomic
 from .stats import dataset_stats, stats_markdown
 from .vqa_gen import latest
+
+
+def demographics_source(d: dict[str, Any]) -> str:
+    """Where the age and sex came from: ``caption``, ``text, page P paragraph K``, or both."""
+    age, sex = d.get("age_source"), d.get("sex_source")
+    if age == sex or not (age and sex):
+        return age or sex or ""
+    return f"age: {age}; sex: {sex}"
 
 
 def split_of(pdf_id: str, figure: str, seed: int, test_fraction: float) -> str:
@@ -132,7 +142,8 @@ def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
         captions.append(row)
         meta.append({**row, "source_pdf": Path(p["pdf"]).name, "page": p["page"] + 1,
                      "figure": p["figure"], "panel": p["label"] or p["panel"],
-                     "review": why if status == "review" else ""})
+                     "review": why if status == "review" else "",
+                     "demographics_source": demographics_source(d)})
         splits.append({"image": image, "split": split, "source_pdf": Path(p["pdf"]).name,
                        "figure": p["figure"]})
         v = vqa.get(pid)
@@ -153,7 +164,7 @@ def run_write(work: Path, out: Path, seed: int = 0, test_fraction: float = 0.2,
                           ["image", "caption", "modality", "age", "sex"]))
     write_atomic(root / "metadata.csv", _csv(meta, ["image", "modality", "age", "sex", "caption",
                                                      "source_pdf", "page", "figure", "panel",
-                                                     "review"]))
+                                                     "review", "demographics_source"]))
     write_atomic(root / "split.csv", _csv(splits, ["image", "split", "source_pdf", "figure"]))
     stats = dataset_stats(captions, qa)
     stats["excluded"] = dict(excluded)

@@ -77,3 +77,14 @@ def test_without_cascade_classifier_a_model_is_refused_in_one_sentence(
     assert r.exit_code == 2
     assert "cannot load" in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_the_help_says_what_runs_without_a_face_model() -> None:
+    """It once said faces were "recorded as not checked" without --face-model, while the
+    records showed OpenCV's own cascade had run (the pipeline test checks those records)."""
+    for command in ("filter", "run"):
+        r = CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
+        assert r.exit_code == 0, r.output
+        text = " ".join(r.output.split())
+        assert "OpenCV's own frontal-face cascade is used" in text, text
+        assert "faces are recorded as not checked only where this OpenCV ships none" in text

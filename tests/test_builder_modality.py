@@ -7,6 +7,7 @@ measured leave-one-source-out: no picture is classified against references from 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -76,3 +77,24 @@ def test_held_out_pictures_of_skin_are_never_called_other_unflagged(refs: list) 
             slipped.append(r.origin)
     assert lost == [] and slipped == []
     assert correct / len(refs) > 0.35  # the clinical/dermoscopy/pathology split is weak
+
+
+def test_a_low_power_section_on_white_is_pathology_not_other() -> None:
+    """Indian J Dermatol 69:423 Fig. 2a/c: H&E sections on white glass; colour/texture
+    neighbours call such pictures ``other`` (white, like a diagram). Drawn here: two pink
+    sections with purple nuclei on white; a blue diagram on white keeps its ``other``."""
+    from harness.dataset_builder.modality import STAIN_SHARE, stain_share
+
+    rng = np.random.default_rng(0)
+    img = np.full((400, 400, 3), 250, np.uint8)
+    for cx in (110, 290):
+        cv2.ellipse(img, (cx, 200), (70, 150), 0, 0, 360, (200, 150, 225), -1)  # eosin
+        for _ in range(300):
+            x, y = int(rng.normal(cx, 30)), int(rng.normal(200, 70))
+            cv2.circle(img, (x, y), 3, (140, 40, 110), -1)                      # nuclei
+    tissue, stained = stain_share(img)
+    assert 0.1 <= tissue <= 0.6 and stained >= STAIN_SHARE
+    diagram = np.full((400, 400, 3), 255, np.uint8)
+    cv2.rectangle(diagram, (40, 40), (360, 200), (200, 120, 40), -1)
+    cv2.putText(diagram, "Phase", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 2, (0, 0, 0), 4)
+    assert stain_share(diagram)[1] < 0.3

@@ -102,14 +102,15 @@ def test_modality_demographics_and_filters_against_truth(built: dict) -> None:
         if d["age"] is not None:
             assert d["age_span"] in p["text"]
         checks = dec[p["id"]]["checks"]
-        assert (checks["vector_marks"] > 0) == g["vector_arrow"]
+        assert bool(checks["vector"]["marks"]) == g["vector_arrow"], checks["vector"]
         assert bool(checks["raster_arrow"]) == g["raster_arrow"], (g, checks)
         if mod[p["id"]]["modality"] == "clinical" or mod[p["id"]].get("review"):
             assert checks["face"] == {"faces": 0, "full_face": False}  # OpenCV's cascade ran
         else:  # no full face under a dermatoscope or a microscope: not looked for
             assert checks["face"].startswith("skipped")
-        if g["vector_arrow"]:
-            assert dec[p["id"]]["decision"] == "drop"
+        if g["vector_arrow"]:  # a drawn arrow: the paper removes it, a person decides
+            assert dec[p["id"]]["decision"] == "review"
+            assert any("vector mark" in r for r in dec[p["id"]]["reasons"])
     review = (work / "modality" / "review.csv").read_text()
     assert review.startswith("id,image,predicted,runner_up,margin")
 
@@ -119,7 +120,7 @@ def test_written_layout_split_and_statistics(built: dict) -> None:
     with (root / "metadata.csv").open() as fh:
         meta = list(csv.DictReader(fh))
     assert list(meta[0]) == ["image", "modality", "age", "sex", "caption", "source_pdf", "page",
-                             "figure", "panel", "review"]
+                             "figure", "panel", "review", "demographics_source"]
     assert all((root / m["image"]).is_file() for m in meta)
     splits = {}
     for split in ("train", "test"):
@@ -136,10 +137,11 @@ def test_written_layout_split_and_statistics(built: dict) -> None:
         by_fig.setdefault((m["source_pdf"], m["figure"]), set()).add(splits[m["image"]])
     assert all(len(s) == 1 for s in by_fig.values())  # a figure never straddles the split
     stats = json.loads((root / "stats.json").read_text())
-    n_dropped = sum(1 for g in built["gt"]["panels"] if g["vector_arrow"])
-    n_kept = len(built["gt"]["panels"]) - n_dropped
-    assert stats["table2"]["overall"]["images"] == len(meta) == n_kept
-    assert stats["excluded"] == {"filter: drop": n_dropped}
+    # drawn arrows go to review, which is written (flagged): nothing of the book is dropped
+    assert stats["table2"]["overall"]["images"] == len(meta) == len(built["gt"]["panels"])
+    assert "filter: drop" not in stats["excluded"]
+    arrowed = sum(1 for g in built["gt"]["panels"] if g["vector_arrow"])
+    assert sum("vector mark" in m["review"] for m in meta) == arrowed > 0
     q = stats["text"]["questions"]
     assert q["herdan_c_paper"] == pytest.approx(q["vocabulary"] / math.log(q["words"]), abs=1e-3)
     assert "| overall |" in (root / "stats.md").read_text()
