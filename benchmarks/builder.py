@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _result import result  # noqa: E402
 from synthetic_book import build_book, reference_folders, score_pairs  # noqa: E402
 
 from harness.dataset_builder.align import all_pairs, run_align  # noqa: E402
@@ -219,16 +220,19 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true",
                     help="With --leave-one-publisher-out: two small PDFs only (seconds).")
     args = ap.parse_args()
-    if args.smoke and not args.leave_one_publisher_out:
-        ap.error("--smoke goes with --leave-one-publisher-out")
-    if args.leave_one_publisher_out:
+    if args.leave_one_publisher_out or args.smoke:  # --smoke: the publisher table, small
         pdfs = real_pdfs(args.extra_pdfs, heldout=True)
         if args.smoke:
             pdfs = smallest_of_two(pdfs)
         if not pdfs:
             sys.exit("no truth file's PDF was found (../shared/data/pdfs, --extra-pdfs)")
         with tempfile.TemporaryDirectory() as tmp:
-            print_lopo(leave_one_publisher_out(pdfs, Path(tmp)), verbose=not args.smoke)
+            rows = leave_one_publisher_out(pdfs, Path(tmp))
+            print_lopo(rows, verbose=not args.smoke)
+        found = list(rows.values()) if isinstance(rows, dict) else list(rows)
+        non_skin = sum(r["non_skin"] for r in found if isinstance(r, dict))
+        result(__file__, bool(rows) and non_skin == 0,
+               f"{len(rows)} publisher rows, {non_skin} non-skin pictures written")
         return
     pdfs = real_pdfs(args.extra_pdfs)
     with tempfile.TemporaryDirectory() as tmp:
