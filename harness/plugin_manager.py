@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.probe",
     "harness.tasks.zeroshot",
     "harness.leaderboards.cli",
+    "harness.report.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",
 )

@@ -1,0 +1,95 @@
+"""Writing the report: a static site read from the results store, opened offline.
+
+    index.html              the leaderboard (the leaderboard package's documents, sortable)
+    task-<slug>.html        per task: scores with intervals, per group, per class, confusion
+    samples.html            the sample browser and two-model view (?task=&model=[&b=])
+    data/manifest.js        what tasks and models there are (small, loaded by every page)
+    data/<slug>/*.js        per task: the samples; per model: answers and per-sample scores
+    thumbs/, figures/       thumbnails (made once) and the leaderboard's figures
+    assets/                 the project's own CSS and JavaScript
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from harness.leaderboards import build as leaderboard_build
+from harness.leaderboards.collect import Run, collect
+from harness.report import pages
+from harness.report.leaderboard import leaderboard_page
+from harness.report.sampledata import TaskData, script, write_task
+from harness.results import SchemaError, read_metrics
+from harness.store import atomic_write_text
+
+ASSETS = ("report.js", "report.css")
+
+
+@dataclass
+class Written:
+    index: Path
+    tasks: list[TaskData] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe, unique slug: readable part plus a short hash of the original."""
+    readable = "".join(c if c.isalnum() or c in "-." else "-" for c in text).strip("-")[:60]
+    return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
+
+
+def partial_results(results: Path) -> list[str]:
+    """Partial results beside complete ones: never in a table, named on the leaderboard."""
+    out = []
+    for path in sorted(results.resolve().glob("**/metrics.partial.json")):
+        rel = path.parent.relative_to(results.resolve()).as_posix()
+        try:
+            m = read_metrics(path)
+        except SchemaError as exc:
+            out.append(f"{rel}: {exc}")
+            continue
+        why = []
+        if m.partial and m.partial.limit is not None:
+            why.append(f"--limit {m.partial.limit}")
+        if m.partial and m.partial.metrics:
+            why.append("metrics " + ", ".join(m.partial.metrics))
+        out.append(f"{rel}: {m.answered} of {m.n} answered ({', '.join(why) or 'partial'})")
+    return out
+
+
+def write(results: Path, out: Path) -> Written:
+    """Write the whole site into ``out``; returns the index and what each task holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    assets = out / "assets"
+    assets.mkdir(exist_ok=True)
+    for name in ASSETS:
+        source = resources.files("harness.report").joinpath("static", name)
+        with resources.as_file(source) as src:
+            shutil.copyfile(src, assets / name)
+    runs, problems = collect(results)
+    docs = leaderboard_build.documents(runs, out, problems)
+    for doc in docs:
+        for name, draw in sorted(doc.figures.items()):
+            draw(out / name)
+    written = Written(index=out / "index.html", problems=list(problems),
+                      partial=partial_results(results))
+    by_task: dict[str, list[Run]] = {}
+    for run in runs:
+        by_task.setdefault(run.task_folder, []).append(run)
+    manifest: dict[str, object] = {"tasks": {}}
+    for task, mine in sorted(by_task.items()):
+        slug = slugify(task)
+        data = write_task(task, slug, mine, out, slugify)
+        written.tasks.append(data)
+        manifest["tasks"][slug] = asdict(data)  # type: ignore[index]
+        atomic_write_text(out / f"task-{slug}.html", pages.task_page(task, mine, data),
+                          fsync=False)
+    atomic_write_text(out / "data" / "manifest.js", script("meta", "manifest", manifest),
+                      fsync=False)
+    atomic_write_text(out / "samples.html", pages.samples_page(), fsync=False)
+    atomic_write_text(written.index, leaderboard_page(docs, written), fsync=False)
+    return written
