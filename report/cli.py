@@ -39,17 +39,17 @@ def report(results: Path, out: Path | None, formats: tuple[str, ...],
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--hf-dataset") from None
     out = out if out is not None else results / OUT_IN_RESULTS
+    runs, _ = collect(results)
+    if not runs:  # decided before anything is written
+        raise DataError(f"no results found under {results}: the report would be empty "
+                        "(run `harness run` or `harness demo` first)")
     written = site.write(results, out)
     for line in written.problems:
         click.echo(f"warning: left out {results}/{line}", err=True)
     for task in written.tasks:
         for note in task.notes:
             click.echo(f"note: {task.task}: {note}", err=True)
-    if not written.tasks:
-        raise DataError(f"no results found under {results}: the report would be empty "
-                        "(run `harness run` or `harness demo` first)")
     if "hf" in formats:
-        runs, _ = collect(results)
         outcome = hf.write(runs, out / "hf", datasets)
         for task in outcome.unmapped:
             click.echo(f"note: {task} has no Hub benchmark id (pass --hf-dataset "

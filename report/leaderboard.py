@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from harness.leaderboards.markdown import GENERATED
 from harness.report import pages
 
 if TYPE_CHECKING:
@@ -36,9 +37,13 @@ def leaderboard_page(docs: Sequence[Any], written: Written) -> str:
         parts.append("<h2>Unreadable results (left out)</h2><ul class=\"problems\">"
                      + "".join(f"<li>{escape(p)}</li>" for p in written.problems) + "</ul>")
     for doc in [*overview, *rest]:
-        # The Markdown's first line is the generator's marker, an HTML comment: not shown.
-        parts.append(f'<section class="doc" data-doc="{escape(doc.name)}">'
-                     f"{markdown_to_html(doc.text)}</section>")
+        # The Markdown's first line is the generator's marker (an HTML comment): not shown.
+        text = doc.text.removeprefix(GENERATED)
+        body = markdown_to_html(text)
+        for other in docs:  # a link to another document is a link to its section here
+            body = body.replace(f'href="{other.name}"', f'href="#doc-{other.name}"')
+        parts.append(f'<section class="doc" id="doc-{escape(doc.name)}" '
+                     f'data-doc="{escape(doc.name)}">{body}</section>')
     rows = "".join(
         f'<tr><th><a href="task-{escape(t.slug)}.html">{escape(t.task)}</a></th>'
         f'<td>{escape(t.kind)}</td><td class="num">{t.n}</td><td>'

@@ -186,15 +186,17 @@ def task_page(task: str, runs: Sequence[Run], data: TaskData) -> str:
     links = "".join(
         f'<li><a class="browse" href="samples.html?task={escape(data.slug)}&amp;model='
         f'{escape(m.slug)}">{escape(m.name)}</a></li>' for m in data.models)
-    options = "".join(f'<option value="{escape(m.slug)}">{escape(m.name)}</option>'
-                      for m in data.models)
+    def options(chosen: int) -> str:
+        return "".join(f'<option value="{escape(m.slug)}"{" selected" if i == chosen else ""}>'
+                       f"{escape(m.name)}</option>" for i, m in enumerate(data.models))
+
     parts.append(f"<h2>Samples</h2><ul class=\"models\">{links}</ul>")
     if len(data.models) >= 2:
         parts.append(
             '<form class="compare" action="samples.html" method="get">'
             f'<input type="hidden" name="task" value="{escape(data.slug)}">'
-            f'Compare <select name="model">{options}</select> with '
-            f'<select name="b">{options.replace("<option ", "<option ", 1)}</select> '
+            f'Compare <select name="model">{options(0)}</select> with '
+            f'<select name="b">{options(1)}</select> '
             '<button type="submit">two-model view</button></form>')
     if any("modality" in r.scores.groups for r in runs):
         parts.append("<h2>Per modality</h2>" + group_tables(runs, "modality", metrics))

@@ -82,8 +82,8 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
         recs = sample_records.read(path)
         store = ResultStore(run.folder)
         stored = store.load()
-        model.metrics = sorted({k for r in recs for k in r.scores})
-        model.fields = sorted({k for r in recs for k in r.fields})
+        model.metrics = list(dict.fromkeys(k for r in recs for k in r.scores))
+        model.fields = list(dict.fromkeys(k for r in recs for k in r.fields))
         rows = []
         for r in recs:
             if r.id not in shared:

@@ -81,6 +81,7 @@ def write(results: Path, out: Path) -> Written:
     for run in runs:
         by_task.setdefault(run.task_folder, []).append(run)
     manifest: dict[str, object] = {"tasks": {}}
+    (out / "data").mkdir(exist_ok=True)
     for task, mine in sorted(by_task.items()):
         slug = slugify(task)
         data = write_task(task, slug, mine, out, slugify)
