@@ -252,7 +252,11 @@
       summary.textContent = text;
       summary.dataset.shown = String(shown.length);
       R.timings.push({ what: what, ms: performance.now() - t0, shown: shown.length });
-      if (what === "first") performance.mark("samples-rendered");
+      if (what === "first") {
+        performance.mark("samples-rendered");
+        // After the next frame is painted (a task queued from the frame's callback).
+        requestAnimationFrame(() => setTimeout(() => performance.mark("samples-painted"), 0));
+      }
     }
     update("first");
   }
