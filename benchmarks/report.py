@@ -2,6 +2,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/report.py [--smoke] [--keep DIR]
 
+``--keep DIR`` builds the store in DIR and keeps it; given again, it reuses it.
+
 Builds a synthetic results store (metrics.json through harness.results, predictions.jsonl
 through harness.store, samples.jsonl through harness.samples; one synthetic image per two
 questions, as MM-Skin asks several questions per image), writes the report twice (the first
@@ -145,16 +147,22 @@ def filter_time(driver: object, selector: str, values: list[str], repeat: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="300 samples x 3 models, one load")
-    parser.add_argument("--keep", type=Path, help="build the store here and keep it")
+    parser.add_argument("--keep", type=Path,
+                        help="build the store here and keep it (reused when it is there)")
     args = parser.parse_args()
     n, models, loads, repeat = (300, 3, 1, 1) if args.smoke else (5452, 9, 5, 5)
     why = browser.missing()
     if why is not None:
         sys.exit(f"benchmarks/report.py needs a browser: {why}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="report-bench-"))
-    t = time.perf_counter()
-    store = make_store(root, n, models)
-    print(f"synthetic store: {n} samples x {models} models in {time.perf_counter() - t:.1f} s")
+    store = root / "results"
+    if store.is_dir():  # --keep DIR of an earlier run: its store (and thumbnails) again
+        print(f"synthetic store: reusing {store}")
+    else:
+        t = time.perf_counter()
+        store = make_store(root, n, models)
+        print(f"synthetic store: {n} samples x {models} models in "
+              f"{time.perf_counter() - t:.1f} s")
     site = root / "site"
     for attempt in ("first (thumbnails made)", "again (thumbnails found)"):
         t = time.perf_counter()

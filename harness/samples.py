@@ -40,6 +40,7 @@ class SampleRecord(BaseModel):
     prompt: str = ""
     question: str | None = None
     references: list[str] = Field(default_factory=list)
+    split: str | None = None
     label: str | None = None
     modality: str | None = None
     meta: dict[str, str] = Field(default_factory=dict)  # sex, age, fitzpatrick where recorded
@@ -70,7 +71,7 @@ def records(samples: Sequence[Any], requests: Sequence[Any], fingerprints: Seque
             prompt=str(getattr(request, "prompt", "") or ""), question=sample.question,
             references=[str(r) for r in refs] if isinstance(refs, list) else
             ([sample.answer] if sample.answer is not None else []),
-            label=sample.label, modality=sample.modality,
+            split=sample.split, label=sample.label, modality=sample.modality,
             meta={k: str(sample.meta[k]) for k in GROUP_META if sample.meta.get(k) is not None},
             scores={} if i is None else {k: _number(v[i]) for k, v in scores.items()},
             fields={} if i is None else {k: None if v[i] is None else str(v[i])

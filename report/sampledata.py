@@ -19,7 +19,7 @@ from harness.leaderboards.collect import Run
 from harness.report import thumbs
 from harness.store import ResultStore, atomic_write_text
 
-SAMPLE_COLUMNS = ("id", "thumb", "question", "references", "label", "modality", "meta")
+SAMPLE_COLUMNS = ("id", "thumb", "question", "references", "label", "modality", "meta", "split")
 ANSWER_COLUMNS = ("output", "error", "scores", "fields")
 
 
@@ -45,6 +45,7 @@ class TaskData:
     models: list[ModelData] = field(default_factory=list)
     modalities: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
     missing_images: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -93,11 +94,13 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
                 if r.image is not None and thumb is None:
                     data.missing_images += 1
                 shared[r.id] = [r.id, thumb, r.question if r.question is not None else r.prompt,
-                                r.references, r.label, r.modality, r.meta]
+                                r.references, r.label, r.modality, r.meta, r.split]
             pred = stored.get(r.fingerprint)
             output = None if pred is None else pred.output
             error = "not asked (the run stopped before this sample)" if pred is None else \
                 pred.error
+            if isinstance(output, dict) and "array_file" in output:
+                output = "(image features)"  # a probe's answer is a feature vector on disk
             rows.append([r.id, output if isinstance(output, str | None) else
                          json.dumps(output)[:500], error,
                          [r.scores.get(m) for m in model.metrics],
@@ -108,6 +111,7 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
     data.n = len(shared)
     data.modalities = sorted({row[5] or "unknown" for row in shared.values()})
     data.labels = sorted({row[4] for row in shared.values() if row[4]})
+    data.splits = sorted({row[7] for row in shared.values() if row[7]})
     atomic_write_text(folder / "samples.js", script("samples", slug, {
         "columns": list(SAMPLE_COLUMNS), "rows": list(shared.values())}), fsync=False)
     if data.missing_images:

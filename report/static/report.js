@@ -106,11 +106,11 @@
       const text = [s[0], s[2], (s[3] || []).join(" "), ra && ra.output, rb && rb.output,
         ra && ra.error].join(" ").toLowerCase();
       return { order: order, id: s[0], thumb: s[1], question: s[2], refs: s[3] || [], label: s[4],
-        modality: s[5] || "unknown", meta: s[6] || {}, a: ra, b: rb, text: text };
+        modality: s[5] || "unknown", meta: s[6] || {}, split: s[7] || "", a: ra, b: rb, text: text };
     });
     const metrics = pair ? a.metrics.filter((m) => b.metrics.includes(m)) : a.metrics;
     const verdictField = a.fields.find((f) => /verdict/.test(f));
-    const state = { page: 0, q: "", modality: "", label: "", match: "", status: "", verdict: "",
+    const state = { page: 0, q: "", split: "", modality: "", label: "", match: "", status: "", verdict: "",
       metric: metrics[0] || "", min: "", max: "", order: "dataset" };
 
     // Controls: only those the data can answer.
@@ -122,6 +122,7 @@
     }
     const uniq = (f) => Array.from(new Set(rows.map(f).filter((v) => v != null && v !== ""))).sort();
     const html = ['<label>search <input type="search" data-f="q" placeholder="question, answer, reference, id"></label>'];
+    if ((task.splits || []).length > 1) html.push(select("split", "split", task.splits));
     if (task.modalities.length > 1) html.push(select("modality", "modality", task.modalities));
     if (task.labels.length) html.push(select("label", "class", task.labels));
     if (a.fields.includes("match")) html.push(select("match", "match type", uniq((r) => r.a && r.a.fields.match)));
@@ -148,6 +149,7 @@
     const score = (side, r) => (side && side.scores[state.metric] != null ? side.scores[state.metric] : null);
     function keep(r) {
       if (state.q && !r.text.includes(state.q.toLowerCase())) return false;
+      if (state.split && r.split !== state.split) return false;
       if (state.modality && r.modality !== state.modality) return false;
       if (state.label && r.label !== state.label) return false;
       if (state.match && !(r.a && r.a.fields.match === state.match)) return false;
@@ -156,7 +158,7 @@
       if (state.status === "answered" && failed) return false;
       if (state.verdict && !(r.a && r.a.fields[verdictField] === state.verdict)) return false;
       if (state.min !== "" || state.max !== "") {
-        const v = pair ? diff(r) : score(r.a, r);
+        const v = pair ? r.d : score(r.a, r);
         if (v == null) return false;
         if (state.min !== "" && 100 * v < parseFloat(state.min)) return false;
         if (state.max !== "" && 100 * v > parseFloat(state.max)) return false;
@@ -166,6 +168,13 @@
     function diff(r) {
       const x = score(r.a, r), y = score(r.b, r);
       return x == null || y == null ? null : x - y;
+    }
+    // Each row's difference under the chosen metric, computed once per metric (not per sort).
+    let diffsOf = null;
+    function refreshDiffs() {
+      if (!pair || diffsOf === state.metric) return;
+      rows.forEach((r) => { r.d = diff(r); });
+      diffsOf = state.metric;
     }
 
     const thead = document.querySelector("#samples thead"), tbody = document.querySelector("#samples tbody");
@@ -183,7 +192,7 @@
     function sampleCell(r) {
       const meta = Object.keys(r.meta).map((k) => esc(k) + " " + esc(r.meta[k])).join(" · ");
       return '<td class="sample"><div class="sid">' + esc(r.id) + "</div><div>" + esc(r.question) +
-        '</div><div class="meta">' + esc(r.modality) + (r.label ? " · class " + esc(r.label) : "") +
+        '</div><div class="meta">' + (r.split ? esc(r.split) + " · " : "") + esc(r.modality) + (r.label ? " · class " + esc(r.label) : "") +
         (meta ? " · " + meta : "") + "</div></td>";
     }
     function imageCell(r) {
@@ -206,7 +215,7 @@
         return '<tr data-id="' + esc(r.id) + '">' + imageCell(r) + sampleCell(r) + refs +
           answerCell(r.a) + scoresCell(r.a) + fieldsCell(r.a) + "</tr>";
       }
-      const d = diff(r);
+      const d = r.d;
       return '<tr data-id="' + esc(r.id) + '">' + imageCell(r) + sampleCell(r) + refs + answerCell(r.a) +
         answerCell(r.b) + '<td class="num sa">' + pct(score(r.a, r)) + '</td><td class="num sb">' +
         pct(score(r.b, r)) + '</td><td class="num diff' + (d > 0 ? " up" : d < 0 ? " down" : "") +
@@ -226,14 +235,14 @@
 
     function update(what) {
       const t0 = performance.now();
+      refreshDiffs();
       let shown = rows.filter(keep);
       if (pair && state.order !== "dataset") {
         const sign = state.order === "diff-desc" ? -1 : 1;
-        shown = shown.slice().sort((x, y) => {
-          const dx = diff(x), dy = diff(y);
-          if (dx == null) return 1;
-          if (dy == null) return -1;
-          return sign * (dx - dy);
+        shown.sort((x, y) => {
+          if (x.d == null) return y.d == null ? 0 : 1;
+          if (y.d == null) return -1;
+          return sign * (x.d - y.d) || x.order - y.order;
         });
       }
       const page = shown.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);
@@ -242,7 +251,7 @@
       pager(document.getElementById("pager2"), shown.length);
       let text = shown.length + " of " + rows.length + " samples";
       if (pair && state.metric) {
-        const ds = shown.map(diff).filter((d) => d != null);
+        const ds = shown.map((r) => r.d).filter((d) => d != null);
         const mean = ds.length ? ds.reduce((s, d) => s + d, 0) / ds.length : null;
         const better = ds.filter((d) => d > 0).length, worse = ds.filter((d) => d < 0).length;
         text += " · per-sample " + state.metric + " " + A.name + " − " + B.name + ": mean " +
