@@ -21,14 +21,18 @@ OUT_IN_RESULTS = "report"  # beside the results it is made from, as the leaderbo
               default=("html",), show_default=True,
               help="html: the site; hf: also the Hugging Face Hub's .eval_results YAML per "
               "model and a model-card snippet, in OUT/hf/ (repeat for both; hf implies html).")
+@click.option("--skip-unreadable", is_flag=True,
+              help="Write the report without results files that cannot be read (each is named "
+              "on the leaderboard page) instead of leaving the last report in place.")
 @click.option("--hf-dataset", "hf_datasets", multiple=True, metavar="TASK=OWNER/NAME[:TASK_ID]",
               help="The Hub benchmark dataset (and its eval.yaml task id) a task's results "
               "are filed under in .eval_results (repeatable).")
-def report(results: Path, out: Path | None, formats: tuple[str, ...],
+def report(results: Path, out: Path | None, formats: tuple[str, ...], skip_unreadable: bool,
            hf_datasets: tuple[str, ...]) -> None:
     """Write a self-contained site of the results: leaderboard, per-task scores and a sample
     browser with filters and a two-model view. No request leaves the machine when it is
     opened, so it can be zipped and sent."""
+    from harness.leaderboards.cli import refuse_unreadable
     from harness.leaderboards.collect import collect
     from harness.report import hf, site
 
@@ -39,13 +43,12 @@ def report(results: Path, out: Path | None, formats: tuple[str, ...],
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--hf-dataset") from None
     out = out if out is not None else results / OUT_IN_RESULTS
-    runs, _ = collect(results)
-    if not runs:  # decided before anything is written
+    runs, problems = collect(results)  # decided before anything is written
+    refuse_unreadable(results, problems, skip_unreadable, f"nothing in {out} was written")
+    if not runs:
         raise DataError(f"no results found under {results}: the report would be empty "
                         "(run `harness run` or `harness demo` first)")
     written = site.write(results, out)
-    for line in written.problems:
-        click.echo(f"warning: left out {results}/{line}", err=True)
     for task in written.tasks:
         for note in task.notes:
             click.echo(f"note: {task.task}: {note}", err=True)

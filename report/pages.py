@@ -11,6 +11,7 @@ from typing import Any
 from harness.leaderboards.collect import Run, higher_is_better
 from harness.report.sampledata import TaskData
 
+GENERATOR = "harness report"  # marks the pages a later report may replace or remove
 FAIRNESS_FIELDS = {"sex": "sex", "age_band": "age band", "fitzpatrick": "Fitzpatrick skin type"}
 
 
@@ -20,6 +21,7 @@ def shell(title: str, body: str, page: str = "page", scripts: Sequence[str] = ()
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<meta name=\"generator\" content=\"{GENERATOR}\">"
         # No request may leave the machine: the policy forbids any origin but the page's own.
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self' 'unsafe-inline' "
         "file: data:\">"

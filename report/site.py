@@ -61,6 +61,20 @@ def partial_results(results: Path) -> list[str]:
     return out
 
 
+def remove_previous(out: Path) -> None:
+    """A previous report's pages and data (tasks and models may be gone); thumbnails stay."""
+    marker = f'<meta name="generator" content="{pages.GENERATOR}">'
+    for page in out.glob("*.html"):
+        try:
+            ours = marker in page.read_text(encoding="utf-8", errors="replace")[:2000]
+        except OSError:
+            continue
+        if ours:
+            page.unlink()
+    if (out / "data" / "manifest.js").is_file():
+        shutil.rmtree(out / "data")
+
+
 def write(results: Path, out: Path) -> Written:
     """Write the whole site into ``out``; returns the index and what each task holds."""
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +84,7 @@ def write(results: Path, out: Path) -> Written:
         source = resources.files("harness.report").joinpath("static", name)
         with resources.as_file(source) as src:
             shutil.copyfile(src, assets / name)
+    remove_previous(out)
     runs, problems = collect(results)
     docs = leaderboard_build.documents(runs, out, problems)
     for doc in docs:

@@ -160,6 +160,40 @@ def test_bad_usage_is_one_sentence(store: Path, tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_unreadable_results_keep_the_last_report(store: Path, tmp_path: Path) -> None:
+    import shutil
+
+    results, out = tmp_path / "results", tmp_path / "site"
+    shutil.copytree(store / ZS, results / ZS)
+    assert run_harness("report", "--results", str(results), "--out", str(out),
+                       cwd=tmp_path).returncode == 0
+    before = (out / "index.html").read_text()
+    (results / ZS / "chance" / "metrics.json").write_text("{not json")
+    proc = run_harness("report", "--results", str(results), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 1 and "chance/metrics.json is not valid JSON" in proc.stderr
+    assert "nothing in" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "index.html").read_text() == before
+    proc = run_harness("report", "--results", str(results), "--out", str(out),
+                       "--skip-unreadable", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    index = (out / "index.html").read_text()
+    assert "chance/metrics.json is not valid JSON" in index
+    # The model that is gone has no data left behind; thumbnails made before are kept.
+    assert not (out / "data" / slugify(ZS) / f"{slugify('chance')}.js").exists()
+    assert (out / "data" / slugify(ZS) / f"{slugify('majority')}.js").exists()
+    assert len(list(out.glob("thumbs/*.jpg"))) == 79
+
+
+@pytest.mark.slow
+def test_demo_ends_with_the_report(tmp_path: Path) -> None:
+    proc = run_harness("demo", "--output", str(tmp_path / "results"), cwd=tmp_path,
+                       timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    index = tmp_path / "results" / "report" / "index.html"
+    assert proc.stdout.rstrip().endswith(f"report (opens offline): {index}")
+    assert index.is_file() and "https://" not in index.read_text()
+
+
 # ------------------------------------------------------------------ in the browser
 
 @pytest.fixture(scope="module")
