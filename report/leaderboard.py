@@ -31,7 +31,7 @@ def leaderboard_page(docs: Sequence[Any], written: Written) -> str:
              '"reported" are the paper\'s printed numbers, Δ rows the difference; a '
              '"coverage" mark is a result that did not answer every sample.</p>']
     if written.partial:
-        parts.append("<h2>Partial results (not in the tables)</h2><ul class=\"partial\">"
+        parts.append("<h2>Partial results</h2><ul class=\"partial\">"
                      + "".join(f"<li>{escape(p)}</li>" for p in written.partial) + "</ul>")
     if written.problems:
         parts.append("<h2>Unreadable results (left out)</h2><ul class=\"problems\">"

@@ -22,7 +22,7 @@ from harness.leaderboards.collect import Run, collect
 from harness.report import pages
 from harness.report.leaderboard import leaderboard_page
 from harness.report.sampledata import TaskData, script, write_task
-from harness.results import SchemaError, read_metrics
+from harness.results import MetricsFile, SchemaError, read_metrics
 from harness.store import atomic_write_text
 
 ASSETS = ("report.js", "report.css")
@@ -42,9 +42,20 @@ def slugify(text: str) -> str:
     return f"{readable}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
 
 
-def partial_results(results: Path) -> list[str]:
-    """Partial results beside complete ones: never in a table, named on the leaderboard."""
-    out = []
+def why_partial(m: MetricsFile) -> str:
+    why = []
+    if m.partial and m.partial.limit is not None:
+        why.append(f"--limit {m.partial.limit}")
+    if m.partial and m.partial.metrics:
+        why.append("metrics " + ", ".join(m.partial.metrics))
+    return ", ".join(why) or "partial"
+
+
+def partial_results(results: Path, runs: list[Run]) -> list[str]:
+    """Partial results: in a table when no complete one exists (marked here), else beside the
+    complete one (``metrics.partial.json``, never in a table)."""
+    out = [f"{r.rel}: in the tables, partial ({why_partial(r.metrics)}): "
+           f"{r.metrics.answered} of {r.n} answered" for r in runs if not r.metrics.complete]
     for path in sorted(results.resolve().glob("**/metrics.partial.json")):
         rel = path.parent.relative_to(results.resolve()).as_posix()
         try:
@@ -52,12 +63,8 @@ def partial_results(results: Path) -> list[str]:
         except SchemaError as exc:
             out.append(f"{rel}: {exc}")
             continue
-        why = []
-        if m.partial and m.partial.limit is not None:
-            why.append(f"--limit {m.partial.limit}")
-        if m.partial and m.partial.metrics:
-            why.append("metrics " + ", ".join(m.partial.metrics))
-        out.append(f"{rel}: {m.answered} of {m.n} answered ({', '.join(why) or 'partial'})")
+        out.append(f"{rel}: beside a complete result, not in the tables "
+                   f"({why_partial(m)}): {m.answered} of {m.n} answered")
     return out
 
 
@@ -91,7 +98,7 @@ def write(results: Path, out: Path) -> Written:
         for name, draw in sorted(doc.figures.items()):
             draw(out / name)
     written = Written(index=out / "index.html", problems=list(problems),
-                      partial=partial_results(results))
+                      partial=partial_results(results, runs))
     by_task: dict[str, list[Run]] = {}
     for run in runs:
         by_task.setdefault(run.task_folder, []).append(run)

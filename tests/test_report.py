@@ -249,6 +249,10 @@ def test_browser_tables_match_metrics_json(chrome: Any, site: Path, store: Path)
         row = overview.find_element("xpath", f'.//tr[td[1][normalize-space()="{model}"]]')
         expected = f"{100 * metrics(store, ZS, model).scores.overall['accuracy']:.2f}"
         assert expected in row.text
+    partial = chrome.find_element("css selector", "ul.partial").text.splitlines()
+    assert sorted(partial) == [f"{VQA}/{m}: in the tables, partial (metrics bleu4, rougeL, "
+                               f"recall): {metrics(store, VQA, m).answered} of 160 answered"
+                               for m in MODELS]
     clean(chrome)
     visit(chrome, (site / f"task-{slugify(ZS)}.html").as_uri())
     table = chrome.find_element("css selector", "table.scores")
