@@ -44,6 +44,10 @@ from harness.types import Prediction  # noqa: E402
 TASK = "vqa/mm-skin"
 METRICS = ("bleu4", "meteor", "rougeL", "bertscore", "recall")
 MODALITIES = ("clinical", "dermoscopy", "pathology")
+# As the real metrics record themselves: BLEU-4 is a corpus metric, the others means of pairs
+# (the report's paired bootstrap resamples those from their per-sample values).
+INFO = {k: results.MetricInfo(params={"level": "corpus"} if k == "bleu4" else
+                              {"aggregate": "mean of pair scores"}) for k in METRICS}
 WORDS = ("lesion skin erythematous plaque papule nodule scaly border irregular pigment "
          "brown pink dermoscopy network globules vessels ulcer crust biopsy epidermis dermis "
          "infiltrate keratinocytes melanocytes atypical symmetric asymmetric diagnosis "
@@ -93,7 +97,8 @@ def make_store(root: Path, n: int, models: int) -> Path:
         results.write(folder / results.METRICS, results.MetricsFile(
             task=TASK, kind="vqa", dataset="mm-skin", model=name, n=n, answered=len(scored),
             failed=n - len(scored), coverage=len(scored) / n,
-            scores=results.Scores(overall=overall, n=len(scored), groups={"modality": {
+            scores=results.Scores(overall=overall, n=len(scored), metrics=INFO, bootstrap={
+                "resamples": 1000, "seed": 0, "stratified_by": "strata"}, groups={"modality": {
                 mod: {"n": sum(1 for r in scored if r.modality == mod), **{
                     k: statistics.fmean(r.scores[k] for r in scored if r.modality == mod)
                     for k in METRICS}} for mod in MODALITIES}})))

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness import samples as sample_records
 from harness.leaderboards.collect import Run
-from harness.report import thumbs
+from harness.report import paired, thumbs
 from harness.store import ResultStore, atomic_write_text
 
 SAMPLE_COLUMNS = ("id", "thumb", "question", "references", "label", "modality", "meta", "split")
@@ -48,6 +48,7 @@ class TaskData:
     splits: list[str] = field(default_factory=list)
     missing_images: int = 0
     notes: list[str] = field(default_factory=list)
+    paired: dict[str, Any] = field(default_factory=dict)  # report/paired.py
 
 
 def script(name: str, key: str, payload: Any) -> str:
@@ -67,6 +68,7 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
     folder = out / "data" / slug
     folder.mkdir(parents=True, exist_ok=True)
     thumb_of: dict[str, str | None] = {}
+    records: dict[str, list[Any]] = {}
     for run in runs:
         path = sample_records.path_for(run.folder / "metrics.json")
         mslug = model_slug(run.model)
@@ -81,6 +83,7 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
                                                              {"rows": []}), fsync=False)
             continue
         recs = sample_records.read(path)
+        records[run.model] = recs
         store = ResultStore(run.folder)
         stored = store.load()
         model.metrics = list(dict.fromkeys(k for r in recs for k in r.scores))
@@ -109,6 +112,7 @@ def write_task(task: str, slug: str, runs: Sequence[Run], out: Path,
             "columns": list(ANSWER_COLUMNS), "metrics": model.metrics, "fields": model.fields,
             "rows": rows}), fsync=False)
     data.n = len(shared)
+    data.paired = paired.compare([r for r in runs if r.model in records], records)
     data.modalities = sorted({row[5] or "unknown" for row in shared.values()})
     data.labels = sorted({row[4] for row in shared.values() if row[4]})
     data.splits = sorted({row[7] for row in shared.values() if row[7]})

@@ -332,8 +332,9 @@ def test_browser_two_model_view(chrome: Any, site: Path, store: Path) -> None:
     outputs = {p.id: p.output for p in _predictions(store / VQA / "chance")}
     assert outputs[rid] in cells[0].text
     mean = sum(diffs) / len(diffs)
-    assert f"mean {100 * mean:.2f} over {len(diffs)} paired samples" in \
-        chrome.find_element("id", "summary").text
+    summary = chrome.find_element("id", "summary").text
+    assert f"mean {100 * mean:.2f} over {len(diffs)} paired samples" in summary
+    assert f"paired bootstrap over all {len(diffs)} samples both answered" in summary
     clean(chrome)
 
 
@@ -343,7 +344,33 @@ def _predictions(folder: Path) -> list[Any]:
     return list(ResultStore(folder).load().values())
 
 
-def test_manifest_is_json_in_a_script(site: Path) -> None:
+def manifest(site: Path) -> Any:
     text = (site / "data" / "manifest.js").read_text()
-    payload = json.loads(text[text.index('["manifest"]=') + len('["manifest"]='):].rstrip(";\n"))
-    assert set(payload["tasks"]) == {slugify(ZS), slugify(VQA)}
+    return json.loads(text[text.index('["manifest"]=') + len('["manifest"]='):].rstrip(";\n"))
+
+
+def test_manifest_is_json_in_a_script(site: Path) -> None:
+    assert set(manifest(site)["tasks"]) == {slugify(ZS), slugify(VQA)}
+
+
+def test_paired_bootstrap_is_the_metrics_packages(site: Path, store: Path) -> None:
+    """The report's paired comparison (per-sample values, the harness's resamples) equals
+    harness.metrics.paired_bootstrap computed from the answers' texts."""
+    from harness.metrics import paired_bootstrap
+
+    paired = manifest(site)["tasks"][slugify(VQA)]["paired"]
+    got = paired["pairs"]["chance|majority"]
+    assert "bleu4" not in got  # a corpus metric: not resampled from per-sample values
+    recs = {m: {r.id: r for r in samples.read(store / VQA / m / "samples.jsonl") if r.scores}
+            for m in MODELS}
+    ids = sorted(set(recs["chance"]) & set(recs["majority"]))
+    assert got["rougeL"]["n"] == len(ids) == 158
+    out = {m: {p.id: p.output for p in _predictions(store / VQA / m)} for m in MODELS}
+    ref = paired_bootstrap([out["chance"][i] for i in ids], [out["majority"][i] for i in ids],
+                           [recs["chance"][i].references[0] for i in ids], ["rougeL", "recall"],
+                           bootstrap=paired["resamples"], seed=paired["seed"],
+                           strata=[recs["chance"][i].modality for i in ids])
+    for metric in ("rougeL", "recall"):
+        assert got[metric]["diff"] == pytest.approx(ref["metrics"][metric]["diff"])
+        assert got[metric]["ci"] == pytest.approx(ref["metrics"][metric]["ci"])
+        assert got[metric]["p_value"] == pytest.approx(ref["metrics"][metric]["p_value"])

@@ -222,6 +222,20 @@
         '" data-value="' + (d == null ? "" : d) + '">' + (d == null ? "-" : (d > 0 ? "+" : "") + pct(d)) + "</td></tr>";
     }
 
+    // The paired bootstrap over all samples both answered (computed when the report was written).
+    function pairedText() {
+      const p = task.paired || {}, pairs = p.pairs || {};
+      let r = (pairs[A.name + "|" + B.name] || {})[state.metric], sign = 1;
+      if (!r) { r = (pairs[B.name + "|" + A.name] || {})[state.metric]; sign = -1; }
+      if (!r) return "no paired bootstrap for " + state.metric + " (not a mean of per-sample values)";
+      const ci = r.ci ? (sign > 0 ? r.ci : [-r.ci[1], -r.ci[0]]) : null;
+      return "paired bootstrap over all " + r.n + " samples both answered (" + p.resamples +
+        " resamples" + (p.stratified_by ? ", stratified by " + p.stratified_by : "") + "): " +
+        A.name + " − " + B.name + " = " + pct(sign * r.diff) +
+        (ci ? " (95% CI " + pct(ci[0]) + " to " + pct(ci[1]) + ")" : "") +
+        (r.p_value != null ? ", p = " + r.p_value.toFixed(3) : "");
+    }
+
     function pager(el, total) {
       const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
       el.innerHTML = '<button data-p="-1"' + (state.page === 0 ? " disabled" : "") + '>previous</button> page ' +
@@ -258,6 +272,7 @@
           (mean == null ? "-" : pct(mean)) + " over " + ds.length + " paired samples; " + A.name +
           " higher on " + better + ", lower on " + worse + ", equal on " + (ds.length - better - worse);
       }
+      if (pair && state.metric) text += " · " + pairedText();
       summary.textContent = text;
       summary.dataset.shown = String(shown.length);
       R.timings.push({ what: what, ms: performance.now() - t0, shown: shown.length });
