@@ -31,34 +31,44 @@ def is_mean(run: Run, metric: str) -> bool:
 
 def compare(runs: Sequence[Run], records: dict[str, list[Any]]) -> dict[str, Any]:
     """``{"A|B": {metric: {a, b, diff, ci, p_value, n}}}`` for every pair of runs (A before B
-    in ``runs``' order), and the settings the resamples were drawn with."""
+    in ``runs``' order), and the settings the resamples were drawn with. Samples are taken in
+    the order of their ids, as ``paired_bootstrap`` would be given them."""
     out: dict[str, Any] = {}
-    cache: dict[tuple[str, ...], list[np.ndarray]] = {}
-    boot = runs[0].scores.bootstrap or {}
+    boot = (runs[0].scores.bootstrap or {}) if runs else {}
+    drawn: dict[bytes, list[np.ndarray]] = {}
     resamples, seed = int(boot.get("resamples") or 1000), int(boot.get("seed") or 0)
     stratified = bool(boot.get("stratified_by"))
-    scored = {r.model: {x.id: x for x in records.get(r.model, []) if x.scores} for r in runs}
+    ids = sorted({x.id for recs in records.values() for x in recs})
+    row = {sid: i for i, sid in enumerate(ids)}
+    modality = np.array(["unknown"] * len(ids), dtype=object)
+    values: dict[str, dict[str, np.ndarray]] = {}  # model -> metric -> per-sample (NaN: none)
+    for run in runs:
+        table: dict[str, np.ndarray] = {}
+        for rec in records.get(run.model, []):
+            modality[row[rec.id]] = rec.modality or "unknown"
+            for m, v in rec.scores.items():
+                if v is not None and is_mean(run, m):
+                    table.setdefault(m, np.full(len(ids), np.nan))[row[rec.id]] = v
+        values[run.model] = table
     for a, b in combinations(runs, 2):
-        ids = tuple(sorted(set(scored[a.model]) & set(scored[b.model])))
-        metrics = [m for m in (a.scores.overall.keys() | {"correct"})
-                   if is_mean(a, m) and is_mean(b, m)
-                   and all(m in scored[a.model][i].scores and m in scored[b.model][i].scores
-                           for i in ids)]
-        if not ids or not metrics:
-            continue
-        if ids not in cache:
-            strata = [scored[a.model][i].modality or "unknown" for i in ids] if stratified \
-                else None
-            cache[ids] = list(bootstrap_weights(len(ids), resamples, seed, strata))
         pair = {}
-        for m in sorted(metrics):
-            x = np.array([scored[a.model][i].scores[m] for i in ids], dtype=float)
-            y = np.array([scored[b.model][i].scores[m] for i in ids], dtype=float)
-            d = x - y
-            draws = np.concatenate([(w @ d) / w.sum(axis=1) for w in cache[ids]])
-            pair[m] = {"a": float(x.mean()), "b": float(y.mean()), "diff": float(d.mean()),
-                       "ci": percentile_ci(draws), "p_value": paired_p_value(draws),
-                       "n": len(ids)}
-        out[f"{a.model}|{b.model}"] = pair
+        for m in sorted(values[a.model].keys() & values[b.model].keys()):
+            x, y = values[a.model][m], values[b.model][m]
+            both = np.isfinite(x) & np.isfinite(y)
+            if not both.any():
+                continue
+            d = x[both] - y[both]
+            key = both.tobytes()  # the same samples: the same resamples (drawn once)
+            if key not in drawn:
+                strata = modality[both].tolist() if stratified else None
+                drawn.clear()  # one pair's masks at a time bounds memory to one matrix set
+                drawn[key] = [w / w.sum(axis=1, keepdims=True) for w in bootstrap_weights(
+                    len(d), resamples, seed, strata)]
+            draws = np.concatenate([w @ d for w in drawn[key]])
+            pair[m] = {"a": float(x[both].mean()), "b": float(y[both].mean()),
+                       "diff": float(d.mean()), "ci": percentile_ci(draws),
+                       "p_value": paired_p_value(draws), "n": int(both.sum())}
+        if pair:
+            out[f"{a.model}|{b.model}"] = pair
     return {"pairs": out, "resamples": resamples, "seed": seed,
             "stratified_by": "modality" if stratified else None}
