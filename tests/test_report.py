@@ -184,6 +184,20 @@ def test_unreadable_results_keep_the_last_report(store: Path, tmp_path: Path) ->
     assert len(list(out.glob("thumbs/*.jpg"))) == 79
 
 
+def test_results_without_samples_file_say_how_to_get_one(store: Path, tmp_path: Path) -> None:
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(store / ZS, results / ZS)
+    (results / ZS / "chance" / "samples.jsonl").unlink()  # as scored before the file existed
+    proc = run_harness("report", "--results", str(results), "--out", str(tmp_path / "site"),
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{ZS}/chance: no samples.jsonl" in proc.stderr and "harness score" in proc.stderr
+    page = (tmp_path / "site" / f"task-{slugify(ZS)}.html").read_text()
+    assert f"{ZS}/chance: no samples.jsonl" in page
+
+
 @pytest.mark.slow
 def test_demo_ends_with_the_report(tmp_path: Path) -> None:
     proc = run_harness("demo", "--output", str(tmp_path / "results"), cwd=tmp_path,
