@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
+
 from harness.plugin_manager import Registries
 from harness.runner import RunOptions, run
 
@@ -43,6 +45,10 @@ def run_demo(registries: Registries, output: Path, console: Any, train: bool = F
 
     # The demo's Markdown goes beside its results, never into the committed leaderboards/.
     print_leaderboard(output, output / "leaderboards", console, caption=caption())
+    from harness.report.site import write as write_report
+
+    index = write_report(output, output / "report").index
+    click.echo(f"report (opens offline): {index}")
 
 
 def caption() -> str:

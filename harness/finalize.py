@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, failures, results
+from harness import __version__, failures, results, samples
 from harness.fingerprint import digest, file_stamp
 from harness.progress import Status
 from harness.provenance import environment, now
@@ -41,7 +41,10 @@ def finalize(
                if opts.limit is not None or subset else None)
     metrics_path, run_path = _result_paths(tr.store.folder, partial is not None)
     cache_key = scores_key(tr, opts, by_id, metric_versions)
-    scores = _cached_scores(metrics_path, cache_key)
+    samples_path = samples.path_for(metrics_path)
+    # The per-sample sidecar is made with the scores: without it they are computed again.
+    scores = _cached_scores(metrics_path, cache_key) if samples_path.exists() else None
+    fresh, per_sample = scores is None, None
     if scores is not None:
         from harness.judge.judging import reused
 
@@ -51,8 +54,10 @@ def finalize(
             if isinstance(pred.output, dict) and "array_file" in pred.output:
                 pred.output = tr.store.load_array_row(pred.output)
         with Status(console, f"scoring {tr.task.name} ({len(answered)} answers)"):
-            scores = results.scores_from_task(
-                tr.task.score(tr.samples, {p.id: p for p in answered}))
+            computed = tr.task.score(tr.samples, {p.id: p for p in answered})
+            if isinstance(computed, dict):
+                per_sample = computed.pop("per_sample", None)
+            scores = results.scores_from_task(computed)
             from harness.judge.judging import judge_task_run
 
             # a re-score (no model) never calls the judge about calls that failed before
@@ -73,6 +78,9 @@ def finalize(
     )
     if tr.stopped:
         record.warnings.append(tr.stopped)
+    if fresh:
+        samples.write(samples_path, samples.records(tr.samples, tr.requests, tr.fingerprints,
+                                                    per_sample))
     if not write_run:
         results.write(metrics_path, record)
         return TaskOutcome(tr.task.name, tr.store.folder, record, tr.asked, tr.cached, len(failed))

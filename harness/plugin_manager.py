@@ -48,6 +48,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "harness.tasks.closedqa",
     "harness.leaderboards.cli",
     "harness.judge.cli",
+    "harness.report.cli",
     "harness.training.cli",
     "harness.dataset_builder.cli",
     "harness.sweep.plugin",

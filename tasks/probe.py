@@ -248,6 +248,11 @@ class ProbeTask(Task):
                 registry=self.metric_registry(),
             )
             out["splits"][split] = res
+            if split == "test":  # each test image's predicted class, for samples.jsonl
+                out["per_sample"] = {
+                    "ids": [s.id for s in part], "fields": {"predicted": list(ev["y_pred"])},
+                    "scores": {"correct": [float(p == s.label) for p, s in zip(
+                        ev["y_pred"], part, strict=True)]}}
         out.update({k: v for k, v in out["splits"]["test"].items() if k != "groups"} | {
             "groups": out["splits"]["test"].get("groups", {})})
         out["sizes"] = {k: len(v) for k, v in by_split.items()}

@@ -151,7 +151,11 @@ class VqaTask(Task):
             strata=[s.modality or "unknown" for s in answered],
             options={"bertscore_model": self.bertscore_model} if self.bertscore_model else None,
             registry=self.metric_registry(),
+            per_sample=True,
         )
+        # Each pair's own scores, for samples.jsonl (harness.samples); not kept in metrics.json.
+        result["per_sample"] = {"ids": [s.id for s in answered],
+                                "scores": result.pop("per_sample", {})}
         result["empty_answers"] = sum(1 for o in outputs if not o.strip())
         if result["empty_answers"]:
             result.setdefault("notes", []).append(

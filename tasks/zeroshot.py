@@ -224,6 +224,11 @@ class ZeroShotTask(Task):
                                           METRICS, groups=groups, bootstrap=self.bootstrap,
                                           registry=self.metric_registry())
             result["match_counts"] = {"likelihood": len(extras)}
+            matched = [e.get("matched") for e in extras]
+            result["per_sample"] = {
+                "ids": [s.id for s in answered], "fields": {"matched": matched},
+                "scores": {"correct": [float(p == t) for p, t in zip(matched, y_true,
+                                                                      strict=True)]}}
             result["scoring"] = {"matcher": "likelihood", "also_reported": [],
                                  "candidates": self.candidates}
             result["label_counts"] = dict(Counter(s.label or "" for s in samples))
@@ -251,6 +256,13 @@ class ZeroShotTask(Task):
             for s, m, label in zip(answered, pairs, by[self.matcher], strict=True)
             if label is None
         ][:MAX_LISTED]
+        # Each answer's match, for samples.jsonl (harness.samples); not kept in metrics.json.
+        result["per_sample"] = {
+            "ids": [s.id for s in answered],
+            "scores": {"correct": [float(p == t) for p, t in zip(by[self.matcher], y_true,
+                                                                  strict=True)]},
+            "fields": {"matched": by[self.matcher], "match": [m[0].how for m in pairs],
+                       f"{other}_matched": by[other]}}
         result["scoring"] = {"matcher": self.matcher, "also_reported": [other],
                              "candidates": self.candidates,
                              "precision": {"paper": "precision_macro_union",

@@ -42,6 +42,8 @@ def test_wheel_installs_only_the_harness_namespace(tmp_path: Path) -> None:
     assert "harness/training/ds_zero2.json" in names
     assert "harness/training/ds_zero3.json" in names
     assert "harness/protocol/settings.py" in names
+    assert "harness/report/static/report.js" in names
+    assert "harness/report/static/report.css" in names
     (info,) = dist_info
     scripts = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
     for line in scripts.splitlines():

@@ -58,6 +58,11 @@ def test_paper_probe_is_the_authors_grid_search(tmp_path: Path) -> None:
     X_test = np.stack([preds[s.id].output for s in by["test"]]).astype(np.float64)
     accuracy = float(np.mean(final.predict(X_test) == np.array([s.label for s in by["test"]])))
     assert out["overall"]["accuracy"] == pytest.approx(accuracy)
+    # Each test image's own prediction (for samples.jsonl) is the one the accuracy counts.
+    assert out["per_sample"]["ids"] == [s.id for s in by["test"]]
+    assert np.mean(out["per_sample"]["scores"]["correct"]) == out["overall"]["accuracy"]
+    assert [p == s.label for p, s in zip(out["per_sample"]["fields"]["predicted"], by["test"],
+                                         strict=True)] == out["per_sample"]["scores"]["correct"]
     assert out["probe"]["n_refit"] == n_train and out["probe"]["n_samples"] == pool
     assert out["fit_settings"]["folds"] == "plain" and out["fit_settings"]["grid_on"] == "train+val"
 

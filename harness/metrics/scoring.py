@@ -129,11 +129,14 @@ def score_text(
     strata: Sequence[str] | None = None,
     options: Mapping[str, Any] | None = None,
     registry: Any = None,
+    per_sample: bool = False,
 ) -> dict[str, Any]:
     """Score free-text answers against references: overall, per group, 95% bootstrap CIs.
 
     Values are fractions in [0, 1]. Corpus-level metrics (BLEU) are computed on each
-    group's own pairs; CIs come from a paired bootstrap stratified by ``strata``.
+    group's own pairs; CIs come from a paired bootstrap stratified by ``strata``. With
+    ``per_sample``, ``result["per_sample"]`` is each metric's value on each pair alone
+    (its statistics aggregated row by row: a corpus metric's value on a corpus of one).
     """
     n = len(predictions)
     if len(references) != n:
@@ -175,6 +178,9 @@ def score_text(
     result["metrics"] = {s.name: _metric_info(s, stats[s.name].params) for s in specs}
     result["notes"] = notes
     result["n"] = n
+    if per_sample:
+        result["per_sample"] = {m: np.asarray(stats[m].aggregate(stats[m].values),
+                                              dtype=float).tolist() for m in names}
     if bootstrap:
         result["bootstrap"] = {"resamples": bootstrap, "seed": seed, "confidence": 0.95,
                                "stratified_by": "strata" if strata is not None else None}
