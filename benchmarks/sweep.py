@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _result import result  # noqa: E402
+
 from tests.sweep_helpers import served, write_plan  # noqa: E402
 
 # 20 tasks every model below can do (generate, or encode_images for the probes).
@@ -87,6 +89,10 @@ def smoke(work: Path) -> None:
           f"{inner:.3f} s")
     print(f"harness sweep plan, whole command incl. interpreter and plugin start: median "
           f"{statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f})")
+    submit = sum(r["submit"] for r in rows["pairs"])
+    result(__file__, len(rows["pairs"]) == done + submit and submit >= 1,
+           f"{len(rows['pairs'])} pairs planned, {done} complete in the store, {submit} to "
+           "submit")
 
 
 def overhead(work: Path, use_slurm: bool, repeat: int) -> None:
