@@ -15,6 +15,7 @@ class, the match type, a judge's verdict and reason.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ def records(samples: Sequence[Any], requests: Sequence[Any], fingerprints: Seque
         refs = sample.meta.get("references")
         out.append(SampleRecord(
             id=sample.id, fingerprint=fp,
-            image=str(Path(sample.image).resolve()) if sample.image is not None else None,
+            # absolute, not resolved: a dangling or looping link must still be recorded, not raise
+            image=os.path.abspath(sample.image) if sample.image is not None else None,
             prompt=str(getattr(request, "prompt", "") or ""), question=sample.question,
             references=[str(r) for r in refs] if isinstance(refs, list) else
             ([sample.answer] if sample.answer is not None else []),
