@@ -61,7 +61,9 @@ def finalize(
             from harness.judge.judging import judge_task_run
 
             # a re-score (no model) never calls the judge about calls that failed before
-            judge_task_run(tr, {p.id: p for p in answered}, scores, model is not None, console)
+            verdicts = judge_task_run(tr, {p.id: p for p in answered}, scores,
+                                      model is not None, console)
+            per_sample = samples.merge(per_sample, verdicts)
     elif scores is None:  # nothing to score: the failures say why
         scores = results.Scores(n=0, notes=["no sample was answered: nothing to score"])
     plan = tr.plan

@@ -82,6 +82,28 @@ def records(samples: Sequence[Any], requests: Sequence[Any], fingerprints: Seque
     return out
 
 
+def merge(per_sample: dict[str, Any] | None,
+          extra: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """``per_sample`` with more values per sample (``{id: {"scores": {...}, "fields":
+    {...}}}``, e.g. a judge's verdicts) laid out as ``per_sample`` is: aligned with ``ids``."""
+    if not extra:
+        return per_sample
+    base = per_sample or {}
+    ids = list(base.get("ids") or [])
+    known = set(ids)
+    ids += [i for i in extra if i not in known]
+    index = {sid: n for n, sid in enumerate(ids)}
+    out: dict[str, Any] = {"ids": ids}
+    for part in ("scores", "fields"):
+        columns = {k: list(v) + [None] * (len(ids) - len(v))
+                   for k, v in (base.get(part) or {}).items()}
+        for sid, values in extra.items():
+            for name, value in (values.get(part) or {}).items():
+                columns.setdefault(name, [None] * len(ids))[index[sid]] = value
+        out[part] = columns
+    return out
+
+
 def _number(value: Any) -> float | None:
     try:
         f = float(value)

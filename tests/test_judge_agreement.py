@@ -103,3 +103,30 @@ def test_bad_human_rows_and_empty_folders_are_one_sentence(judged_folder: Path,
     result = CliRunner().invoke(cli, ["judge", "agreement", str(empty)])
     assert result.exit_code == 2 and "holds no judge verdicts" in result.output
     assert "Traceback" not in result.output
+
+
+def test_judge_against_the_text_metrics_of_the_same_answers(tmp_path: Path) -> None:
+    from scipy.stats import spearmanr
+
+    from harness import samples
+    from tests.cli_helpers import run_harness
+
+    done = run_harness("run", "--model", "knn-retrieval", "--task", "vqa/demo", "--protocol",
+                       "sound", "-T", "judge=rule-judge", "-T", "judge_protocol=rubric",
+                       "-T", "metrics=bleu4,rougeL", "-T", "bootstrap=0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "results" / "vqa" / "demo+protocol=sound" / "knn-retrieval"
+    result = CliRunner().invoke(cli, ["judge", "agreement", str(folder), "--bootstrap", "50",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = {(r["a"], r["b"]): r for r in json.loads(result.output)}
+    row = found[("rubric@rule-judge", "rougeL")]
+    assert ("rubric@rule-judge", "bleu4") in found and row["measure"] == "spearman"
+    # the figure is SciPy's Spearman over the per-sample values samples.jsonl holds
+    recs = samples.read(samples.path_for(folder / "metrics.json"))
+    ids = [r.id for r in recs if r.scores.get("rubric@rule-judge") is not None]
+    judge = [next(r for r in recs if r.id == i).scores["rubric@rule-judge"] for i in ids]
+    rouge = [next(r for r in recs if r.id == i).scores["rougeL"] for i in ids]
+    assert row["n"] == len(ids) == len(recs) > 10
+    assert row["value"] == pytest.approx(spearmanr(judge, rouge).statistic)
+    assert row["low"] is not None and row["low"] <= row["value"] <= row["high"]

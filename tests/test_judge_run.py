@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness import results
+from harness import results, samples
 from harness.judge.judging import (
     CALL_FAILED,
     UNPARSEABLE,
@@ -22,6 +22,7 @@ from harness.judge.judging import (
     call_key,
     judge_pairs,
     pair_of,
+    sample_fields,
 )
 from harness.judge.protocols import Pair
 from harness.judge.store import JUDGEMENTS, JudgeStore
@@ -63,6 +64,16 @@ def test_offline_judge_writes_judged_scores(tmp_path: Path) -> None:
                            else folder / results.RUN)
     assert run.task.scoring["judge"]["digest"] == entry["judge"]["digest"]
     assert len((folder / JUDGEMENTS).read_text().splitlines()) == 16
+    # each sample's verdict and the judge's reply are in samples.jsonl, for the report
+    metrics_path = folder / "metrics.partial.json"
+    recs = samples.read(samples.path_for(metrics_path if metrics_path.exists()
+                                         else folder / results.METRICS))
+    assert len(recs) == 8
+    for rec in recs:
+        assert rec.scores[key] == pytest.approx(entry["per_sample"][rec.id], abs=1e-5)
+        assert float(rec.fields[f"{key} verdict"]) == pytest.approx(rec.scores[key], rel=1e-3)
+        reason = rec.fields[f"{key} reason"]
+        assert "[forward]" in reason and "[swapped]" in reason
     # the leaderboard's VQA table has a column of its own for the judged score
     from harness.leaderboards import build
 
@@ -152,6 +163,12 @@ def test_bad_judge_replies_are_failures_with_reasons(tmp_path: Path,
     assert reasons["p-refuse"][0] == CALL_FAILED and "no text" in reasons["p-refuse"][1]
     assert reasons["p-malformed"][0] == CALL_FAILED and "malformed" in reasons["p-malformed"][1]
     assert reasons["p-stall"][0] == CALL_FAILED and "timeout" in reasons["p-stall"][1]
+    fields = sample_fields(config, out)  # as samples.jsonl gets them: verdict and reason
+    key = "llava-med@openai-compatible"
+    assert fields["p-stall"]["fields"][f"{key} verdict"] == "failed"
+    assert "timeout" in fields["p-stall"]["fields"][f"{key} reason"]
+    assert fields["p-stall"]["scores"][key] is None  # no verdict is never a zero
+    assert fields["p-good-1"]["scores"][key] == pytest.approx(out.values["p-good-1"]["relative"])
     scores = results.Scores()
     entry = add_to_scores(config, out, scores, len(pairs))
     assert entry["coverage"] == pytest.approx(2 / 6) and entry["failed"] == 4

@@ -2,8 +2,8 @@
 
 Verdicts (values 0/1 on both sides) are compared with Cohen's kappa, scores with Spearman's
 rank correlation; each figure carries a percentile bootstrap 95% interval over the samples
-both sides rated. Judged scores are read from ``metrics.json`` (``scores.extras.judge``:
-one entry per judge and protocol, with each sample's values).
+both sides rated. Judged scores are read from ``judgements.jsonl`` (every judge that judged
+the folder) and ``samples.jsonl`` (with the text metrics' per-sample values).
 """
 
 from __future__ import annotations
@@ -68,6 +68,35 @@ def collect(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
                 label += f"#{digest[:6]}"
             out[label] = values
     return out
+
+
+def per_sample_scores(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
+    """Each score's per-sample values (text metrics, and judged scores named
+    ``protocol@judge``) from the folders' ``samples.jsonl``: the sidecar of the complete
+    ``metrics.json``, else of ``metrics.partial.json``. A folder without one (scored before
+    it existed) adds nothing: ``harness score`` writes it."""
+    from harness import results, samples
+
+    out: dict[str, dict[str, float]] = {}
+    for folder in folders:
+        path = next((samples.path_for(folder / name) for name in
+                     (results.METRICS, results.METRICS.replace(".json", ".partial.json"))
+                     if samples.path_for(folder / name).exists()), None)
+        if path is None:
+            continue
+        for rec in samples.read(path):
+            for metric, value in rec.scores.items():
+                if value is not None:
+                    label = metric if len(folders) == 1 else f"{folder.name}:{metric}"
+                    out.setdefault(label, {})[rec.id] = float(value)
+    return out
+
+
+def split_judged(scores: dict[str, dict[str, float]]
+                 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(judged scores, text metrics) of :func:`per_sample_scores`."""
+    judged = {k: v for k, v in scores.items() if "@" in k}
+    return judged, {k: v for k, v in scores.items() if k not in judged}
 
 
 def read_human(path: Path) -> dict[str, dict[str, float]]:
@@ -155,9 +184,12 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compare(series: dict[str, dict[str, float]], human: Path | None, bootstrap: int = 1000,
-            seed: int = 0) -> list[Row]:
+            seed: int = 0, text: dict[str, dict[str, float]] | None = None) -> list[Row]:
     rows = [agreement(series[a], series[b], a, b, bootstrap, seed)
             for a, b in itertools.combinations(series, 2)]
+    # each judge against each text metric on the same answers (Spearman: metrics are scores)
+    rows += [agreement(series[j], (text or {})[m], j, m, bootstrap, seed)
+             for j in series for m in (text or {})]
     if human is not None:
         raters = read_human(human)
         ids = {i for r in raters.values() for i in r}

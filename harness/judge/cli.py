@@ -32,10 +32,14 @@ def agreement_cmd(folders: tuple[Path, ...], human: Path | None, bootstrap: int,
     with each other. Each figure has a bootstrap 95% interval over samples."""
     import json
 
-    from harness.judge.agreement import collect, compare, render
+    from harness.judge.agreement import collect, compare, per_sample_scores, render, split_judged
 
-    series = collect(folders)
-    rows = compare(series, human, bootstrap=bootstrap, seed=seed)
+    # judgements.jsonl holds every judge that ever judged here, but one line per distinct
+    # call: answers that are one text share it. samples.jsonl has the scored judge for each
+    # sample, so its series stand where both have one.
+    judged, text = split_judged(per_sample_scores(folders))
+    series = {**collect(folders), **judged}
+    rows = compare(series, human, bootstrap=bootstrap, seed=seed, text=text)
     if fmt == "json":
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
     else:

@@ -25,6 +25,7 @@ from harness.results import FailureGroup, MetricInfo, Scores
 from harness.types import Request
 
 MAX_ERROR_CHARS = 300
+MAX_REASON_CHARS = 2000  # of a reply shown per sample in samples.jsonl
 UNPARSEABLE = "judge reply unparseable"
 CALL_FAILED = "judge call failed"
 NOT_JUDGED = "not judged"
@@ -44,6 +45,7 @@ class Judged:
     asked: int = 0  # judge calls made by this pass
     stored: int = 0  # calls found in the store
     usage: dict[str, float] = field(default_factory=dict)  # behind the verdicts used
+    replies: dict[str, str] = field(default_factory=dict)  # sample id -> the judge's reply
 
 
 def call_key(config: JudgeConfig, call: Call) -> str:
@@ -96,6 +98,9 @@ def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,
                 break
         if failure is None:
             judged.values[pair.sample_id] = protocol.combine(parsed)
+            judged.replies[pair.sample_id] = "\n".join(
+                f"[{call.role}] {stored[key].reply}" if len(by_pair[pair.sample_id]) > 1
+                else str(stored[key].reply) for call, key in by_pair[pair.sample_id])
         else:
             judged.failures.append((pair.sample_id, *failure))
     return judged
@@ -237,6 +242,30 @@ def add_to_scores(config: JudgeConfig, judged: Judged, scores: Scores, n_samples
     return entry
 
 
+def sample_fields(config: JudgeConfig, judged: Judged) -> dict[str, dict[str, Any]]:
+    """Each judged sample's verdict (the protocol's per-sample headline) and the reason (the
+    judge's reply, or why there is no verdict), for samples.jsonl: the report shows them."""
+    key = judged_key(config)
+    headline = config.protocol.headline
+    out: dict[str, dict[str, Any]] = {}
+    for sample_id, values in judged.values.items():
+        out[sample_id] = {"scores": {key: values[headline]},
+                          "fields": {f"{key} verdict": _verdict(values[headline], headline),
+                                     f"{key} reason": judged.replies.get(sample_id, "")
+                                     [:MAX_REASON_CHARS]}}
+    for sample_id, _reason, message in judged.failures:
+        out[sample_id] = {"scores": {key: None},
+                          "fields": {f"{key} verdict": "failed",
+                                     f"{key} reason": message[:MAX_REASON_CHARS]}}
+    return out
+
+
+def _verdict(value: float, headline: str) -> str:
+    if headline == "correct":  # the binary protocol: 1 or 0
+        return "correct" if value >= 0.5 else "wrong"
+    return f"{value:.4g}"
+
+
 def reused(scores: Scores) -> None:
     """Scores reused unchanged by a re-score: their judged entries made no call this time."""
     for entry in (scores.extras.get("judge") or {}).values():
@@ -264,12 +293,13 @@ def pair_of(sample: Any, question: str, output: Any) -> Pair:
 
 
 def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_failed: bool,
-                   console: Any = None) -> None:
+                   console: Any = None) -> dict[str, dict[str, Any]]:
     """finalize's hook: judge the answered samples of a task that has a judge configured
-    (``task.judge``, a JudgeConfig), and add the judged scores to ``scores``."""
+    (``task.judge``, a JudgeConfig), and add the judged scores to ``scores``; returns each
+    sample's verdict and reason for samples.jsonl (empty without a judge)."""
     config = getattr(tr.task, "judge", None)
     if config is None:
-        return
+        return {}
     pairs = []
     modality = {}
     for sample, request in zip(tr.samples, tr.requests, strict=True):
@@ -287,3 +317,4 @@ def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_fail
                 "answers higher (self-preference), so this score flatters it")
         scores.notes.append(note)
         entry["self_judged"] = True
+    return sample_fields(config, judged)
