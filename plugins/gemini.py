@@ -50,6 +50,9 @@ class GeminiModel(Model):
         self.send_seed = rest.get("send_seed", True)
         self.max_image_side = rest.get("max_image_side", 0)
         self.batch_size_hint = 4 * settings.concurrency
+        # running token counts as the server reports them, under the names the OpenAI-compatible
+        # plugin uses (harness/judge reads them for costs); thinking tokens are billed as output
+        self.usage = {"prompt_tokens": 0.0, "completion_tokens": 0.0}
         self._sdk_version = genai.__version__
         self._served: set[str] = set()
         self._types = types
@@ -136,6 +139,11 @@ class GeminiModel(Model):
             raise
         if response.model_version:
             self._served.add(response.model_version)
+        meta = response.usage_metadata
+        if meta is not None:
+            self.usage["prompt_tokens"] += float(meta.prompt_token_count or 0)
+            self.usage["completion_tokens"] += float((meta.candidates_token_count or 0)
+                                                     + (meta.thoughts_token_count or 0))
         candidates = response.candidates or []
         parts = (candidates[0].content.parts if candidates and candidates[0].content else None)
         texts = [p.text for p in parts or [] if p.text is not None and not p.thought]

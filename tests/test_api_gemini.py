@@ -124,3 +124,14 @@ def test_options_and_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
         load("gemini-2.0-flash", max_tokens_field="max_tokens")
     with pytest.raises(UsageError, match="only from an environment variable"):
         load("gemini-2.0-flash", api_key="AIza-something")
+
+
+def test_token_counts_are_read_from_usage_metadata(server: ApiServer) -> None:
+    m = model(server, concurrency="2")
+    try:
+        outputs = m.generate(requests_for(3))
+    finally:
+        m.close()
+    assert all(isinstance(o, str) for o in outputs)
+    # the server reports 10 prompt and 5 candidate tokens per answer (tests/api_server.py)
+    assert m.usage == {"prompt_tokens": 30.0, "completion_tokens": 15.0}
