@@ -78,6 +78,18 @@ class TaskKind:
     plugin: str = ""
 
 
+@dataclass(frozen=True)
+class JudgeSpec:
+    """A judge declared with a task (``TaskSpec(judge=JudgeSpec("rule-judge", "binary"))``):
+    the task's answers are judged by default; ``-T judge*`` options given on the command
+    line override it (``judge_options`` are added to the declared ``options``)."""
+
+    model: str  # a registered model name that can generate, e.g. openai:gpt-4o
+    protocol: str | None = None  # llava-med (default), binary, rubric
+    options: dict[str, str] = field(default_factory=dict)
+    prices: tuple[float, float] | None = None  # dollars per million tokens in, out
+
+
 @dataclass
 class TaskSpec:
     """A task: one protocol on one dataset, e.g. ``zeroshot/ham10000``.
@@ -86,7 +98,8 @@ class TaskSpec:
     options, the capability and the headline metric unless the spec sets them. The other
     fields are what a declaration may change: ``split``, ``prompt`` (``{classes}`` stands
     for the candidate list where the kind has one), ``candidates``, ``metrics`` and
-    ``headline``; ``params`` holds anything else the kind reads.
+    ``headline``; ``judge`` a judge for kinds that judge answers (vqa, caption,
+    vqa-multiref); ``params`` holds anything else the kind reads.
     """
 
     name: str
@@ -100,6 +113,7 @@ class TaskSpec:
     candidates: tuple[str, ...] | None = None
     metrics: tuple[str, ...] | None = None
     headline: str | None = None  # None: the kind's
+    judge: JudgeSpec | None = None
     params: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     description: str = ""

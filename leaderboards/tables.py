@@ -512,6 +512,13 @@ def class_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
 
 # ------------------------------------------------------- any other kind: its declared columns
 
+def judged_keys(runs: Sequence[Run]) -> list[str]:
+    """The judged scores (``protocol@judge``, harness/judge) any of the runs holds: a column
+    each, so scores by different judges never share one."""
+    return sorted({k for r in runs for k in (r.scores.extras.get("judge") or {})
+                   if isinstance(r.overall.get(k), int | float)})
+
+
 def table_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
     """A kind the leaderboard has no paper layout for (a plugin's own kind, closed questions,
     ...): per task, models as rows and the columns the kind declares (its headline metric
@@ -522,6 +529,7 @@ def table_document(kind: str, runs: Sequence[Run], out: Path) -> Document:
     for task in sorted({r.task_folder for r in runs}):
         mine = [r for r in runs if r.task_folder == task]
         metrics = [m for m, _ in mine[0].layout.columns] or [mine[0].headline]
+        metrics += [m for m in judged_keys(mine) if m not in metrics]
         columns = [Column("n", "n", bold=False), Column("coverage", "coverage", bold=False)]
         columns += [Column(m, metric_title(mine, m), higher_is_better=higher_is_better(mine, m))
                     for m in metrics]

@@ -19,7 +19,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from harness import hookimpl
 from harness.errors import UsageError
-from harness.options import Options
+from harness.judge.config import JudgeConfig, JudgeOptions
 from harness.specs import TaskContext, TaskKind, TaskSpec
 from harness.task import Task
 from harness.tasks.common import DataReport, decoding_for, decoding_variant, load_split
@@ -34,7 +34,7 @@ METRICS = ("deltableu", "bertscore")
 SCORER = "wyim/MEDIQA-M3G-2024@0a0aba8 evaluation/nlg/scoring_multilingresp.py"
 
 
-class DermaVqaOptions(Options):
+class DermaVqaOptions(JudgeOptions):
     """The ``-T`` options of the DermaVQA tasks."""
 
     split: str = Field("test", description="test (the challenge's), test-corrected (iiyi's "
@@ -75,6 +75,13 @@ class DermaVqaTask(Task):
         if unknown or not self.metric_names:
             raise UsageError(f"task '{name}': metrics={opts.metrics!r}: choose from "
                              f"{', '.join(METRICS)}")
+        self.judge = JudgeConfig.for_task(spec, options, context)
+
+    def judge_reference(self, sample: Sample) -> str:
+        """The judge compares the answer with the encounter's first response, in the
+        language asked (the organisers' scorers take the best of all of them; a judge call
+        per reference would multiply its cost)."""
+        return str(sample.meta["responses"][0]["content"].get(self.lang) or "")
 
     def metric_subset(self) -> list[str] | None:
         return None if set(METRICS) <= set(self.metric_names) else list(self.metric_names)

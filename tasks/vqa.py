@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from harness import hookimpl
-from harness.options import Options
+from harness.judge.config import JudgeConfig, JudgeOptions
 from harness.specs import TaskContext, TaskKind, TaskSpec
 from harness.task import Task
 from harness.tasks.common import (
@@ -36,7 +36,7 @@ CAPTION_INSTRUCTION = "Describe the image."
 PROMPT_VERSION = 1
 
 
-class VqaOptions(Options):
+class VqaOptions(JudgeOptions):
     """The ``-T`` options of the VQA and captioning tasks."""
 
     split: str | None = Field(None, description="the dataset split to evaluate; default: the "
@@ -52,14 +52,6 @@ class VqaOptions(Options):
         None, description="folder of bert-base-uncased for the paper's BERTScore")
     bootstrap: NonNegativeInt = Field(
         1000, description="bootstrap resamples for the 95% intervals (0: no intervals)")
-    judge: str | None = Field(
-        None, description="a registered model that judges the answers (docs/judges.md)")
-    judge_options: str | None = Field(
-        None, description="the judge's options, KEY=VALUE[,KEY=VALUE...]")
-    judge_protocol: str | None = Field(
-        None, description="llava-med (default), binary or rubric")
-    judge_prices: str | None = Field(
-        None, description="IN,OUT: the judge's dollars per million tokens, for the cost")
 
 
 class VqaTask(Task):
@@ -79,11 +71,7 @@ class VqaTask(Task):
         # A caption task's fixed instruction; a VQA task asks each sample's own question.
         self.instruction = spec.prompt or (CAPTION_INSTRUCTION if self.kind == "caption"
                                            else None)
-        from harness.judge.config import JudgeConfig
-
-        self.judge = JudgeConfig.from_options(options.judge, options.judge_options,
-                                              options.judge_protocol, options.judge_prices,
-                                              context)
+        self.judge = JudgeConfig.for_task(spec, options, context)
 
     def default_metrics(self) -> list[str]:
         if self.task_spec.metrics:

@@ -365,7 +365,8 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
             fault = server._decide(marker, prompt, authorised)
             server._record({
                 "t": arrived, "api": api, "path": self.path.split("?", 1)[0], "model": model,
-                "marker": marker, "prompt": prompt[:200], "images": len(images),
+                "marker": marker, "prompt": prompt[:200], "prompt_text": prompt,
+                "images": len(images),
                 "fault": fault, "authorised": authorised, "params": params,
                 "inflight": self.inflight,
             })

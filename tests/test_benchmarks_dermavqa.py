@@ -174,3 +174,42 @@ def test_a_full_dermavqa_run_with_both_metrics(tmp_path: Path) -> None:
     m = _metrics(tmp_path, "vqa/dermavqa-iiyi", "knn-retrieval")
     assert m["coverage"] == 1.0 and m["partial"] is None
     assert set(m["scores"]["overall"]) == {"deltableu", "bertscore-max-minilm-l6"}
+
+
+def test_dermavqa_answers_judged_against_the_first_response_in_the_language_asked(
+        tmp_path: Path) -> None:
+    from api_server import ApiServer
+    from judge_helpers import server_options
+
+    from harness import samples as samples_file
+    from harness.leaderboards import build
+
+    root = benchmark_root(tmp_path)
+    task = "vqa/dermavqa-iiyi"
+    with ApiServer(answers="judge") as server:
+        out = run_harness(
+            "run", "--model", "majority", "--task", task, "--data-root", str(root),
+            "-M", "vqa_index=dermavqa-iiyi", "-M", f"index_root={root}", "-M",
+            "index_split=valid", "-T", "bootstrap=0", "-T", "metrics=deltableu", "-T", "lang=zh",
+            "-T", "judge=openai-compatible", "-T", f"judge_options={server_options(server)}",
+            "-T", "judge_protocol=binary", "--limit", "6", cwd=tmp_path, timeout=300)
+        prompts = [r["prompt_text"] for r in server.requests()]
+    assert out.returncode == 0, out.stderr
+    folder = next((tmp_path / "results").glob("vqa/dermavqa-iiyi*/majority"))
+    metrics_path = folder / "metrics.json"  # the first result, though --limit made it
+    m = json.loads(metrics_path.read_text())
+    key = "binary@openai-compatible"
+    entry = m["scores"]["extras"]["judge"][key]
+    assert entry["judged"] == 6 and 0 <= m["scores"]["overall"][key] <= 1
+    # the judge was shown each encounter's first response in Chinese, the language asked
+    loaded = {s.id: s for s in load_task(task, lang="zh").load_samples(root)}
+    recs = samples_file.read(samples_file.path_for(metrics_path))
+    assert len(prompts) == 6 == len(recs)
+    for rec in recs:
+        zh = loaded[rec.id].meta["responses"][0]["content"]["zh"]
+        assert sum(zh in p for p in prompts) >= 1
+        assert rec.fields[f"{key} verdict"] in {"correct", "wrong"}
+    # the DermaVQA leaderboard table has a column of its own for the judged score
+    build.write(tmp_path / "results", tmp_path / "boards")
+    boards = [p.read_text() for p in (tmp_path / "boards").glob("*.md")]
+    assert any("deltaBLEU" in b and key in b for b in boards)

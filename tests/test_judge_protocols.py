@@ -166,3 +166,34 @@ def test_a_judge_is_checked_before_any_work() -> None:
     assert JudgeConfig.from_options(None, None, None, None, context) is None
     config = JudgeConfig.from_options("rule-judge", "threshold=0.2", "rubric", "1,2", context)
     assert config is not None and config.key()["options"] == {"threshold": 0.2}
+
+
+def test_a_judge_declared_with_the_task_and_overridden_by_options() -> None:
+    from harness.errors import UsageError
+    from harness.plugin_manager import complete_task_spec, get_registries
+    from harness.runner import build_task
+    from harness.specs import JudgeSpec, TaskSpec
+
+    regs = get_registries(refresh=True)
+    spec = TaskSpec(name="vqa/demo-judged", kind="vqa", dataset="demo-vqa",
+                    judge=JudgeSpec("rule-judge", "binary", {"threshold": "0.3"}))
+    assert complete_task_spec(regs, spec) is None
+    regs.tasks.add(spec)
+    try:
+        declared = build_task(regs, spec.name, {}).judge
+        assert declared.name == "rule-judge" and declared.protocol.name == "binary"
+        assert declared.parsed_options().threshold == 0.3
+        # -T judge_options adds to the declared ones; -T judge_protocol replaces the protocol
+        more = build_task(regs, spec.name, {"judge_protocol": "rubric",
+                                            "judge_options": "threshold=0.6"}).judge
+        assert more.protocol.name == "rubric" and more.parsed_options().threshold == 0.6
+        assert more.digest != declared.digest  # other verdicts, never the declared ones'
+        # another judge named on the command line takes none of the declared options
+        other = build_task(regs, spec.name, {"judge": "rule-judge"}).judge
+        assert other.options == {} and other.protocol.name == "binary"
+        with pytest.raises(UsageError, match="threshold"):
+            build_task(regs, spec.name, {"judge_options": "threshold=high"})
+        # the plain task has no judge: the declaration is this spec's alone
+        assert build_task(regs, "vqa/demo", {}).judge is None
+    finally:
+        regs.tasks.remove(spec.name)

@@ -11,10 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
+
 from harness.errors import UsageError
 from harness.fingerprint import digest
 from harness.judge.protocols import DEFAULT_PROTOCOL, Protocol, get
+from harness.options import Options
 from harness.types import Decoding
+
+
+class JudgeOptions(Options):
+    """The ``-T judge*`` options, shared by every task kind that judges its answers."""
+
+    judge: str | None = Field(
+        None, description="a registered model that judges the answers (docs/judges.md)")
+    judge_options: str | None = Field(
+        None, description="the judge's options, KEY=VALUE[,KEY=VALUE...]")
+    judge_protocol: str | None = Field(
+        None, description="llava-med (default), binary or rubric")
+    judge_prices: str | None = Field(
+        None, description="IN,OUT: the judge's dollars per million tokens, for the cost")
 
 
 def parse_pairs(text: str | None, option: str) -> dict[str, str]:
@@ -57,8 +73,24 @@ class JudgeConfig:
     _digest: str | None = field(default=None, repr=False)
 
     @classmethod
+    def for_task(cls, spec: Any, options: JudgeOptions, context: Any) -> JudgeConfig | None:
+        """The task's judge: the ``-T judge*`` options, over the spec's ``judge`` block."""
+        declared = getattr(spec, "judge", None)
+        if declared is None:
+            return cls.from_options(options.judge, options.judge_options,
+                                    options.judge_protocol, options.judge_prices, context)
+        config = cls.from_options(
+            options.judge or declared.model, options.judge_options,
+            options.judge_protocol or declared.protocol,
+            options.judge_prices or (",".join(map(str, declared.prices))
+                                     if declared.prices else None),
+            context, base_options=dict(declared.options) if not options.judge else None)
+        return config
+
+    @classmethod
     def from_options(cls, judge: str | None, options: str | None, protocol: str | None,
-                     prices: str | None, context: Any) -> JudgeConfig | None:
+                     prices: str | None, context: Any,
+                     base_options: dict[str, str] | None = None) -> JudgeConfig | None:
         if not judge:
             if options or protocol or prices:
                 raise UsageError("-T judge_options / judge_protocol / judge_prices need "
@@ -68,8 +100,9 @@ class JudgeConfig:
         if models is None:
             raise UsageError("this task was built without a model registry: a judge cannot "
                              "be looked up (build it through harness.runner.build_task)")
-        config = cls(judge, get(protocol or DEFAULT_PROTOCOL), parse_pairs(options,
-                     "judge_options"), parse_prices(prices), models,
+        config = cls(judge, get(protocol or DEFAULT_PROTOCOL),
+                     {**(base_options or {}), **parse_pairs(options, "judge_options")},
+                     parse_prices(prices), models,
                      getattr(context, "datasets", None), getattr(context, "seed", 0))
         spec = config.spec()
         if "generate" not in spec.capabilities:

@@ -285,10 +285,12 @@ def _groups(failures: list[tuple[str, str, str]]) -> list[FailureGroup]:
     return sorted(groups.values(), key=lambda g: (-g.count, g.reason))
 
 
-def pair_of(sample: Any, question: str, output: Any) -> Pair:
+def pair_of(sample: Any, question: str, output: Any, reference: str | None = None) -> Pair:
     """What the judge is shown of one answered sample (the image as its caption, where the
-    dataset has one, else its modality: LLaVA-Med's judge reads no image)."""
-    return Pair(sample.id, question, sample.answer or "", "" if output is None else str(output),
+    dataset has one, else its modality: LLaVA-Med's judge reads no image). The reference is
+    the sample's answer unless the task gives another (``judge_reference``)."""
+    ref = sample.answer or "" if reference is None else reference
+    return Pair(sample.id, question, ref, "" if output is None else str(output),
                 caption=str(sample.meta.get("caption") or sample.modality or ""))
 
 
@@ -302,11 +304,14 @@ def judge_task_run(tr: Any, answered: dict[str, Any], scores: Scores, retry_fail
         return {}
     pairs = []
     modality = {}
+    # a task with several references (DermaVQA) says which one the judge compares against
+    reference_of = getattr(tr.task, "judge_reference", None)
     for sample, request in zip(tr.samples, tr.requests, strict=True):
         pred = answered.get(sample.id)
         if pred is None:
             continue
-        pairs.append(pair_of(sample, request.prompt, pred.output))
+        reference = reference_of(sample) if reference_of is not None else None
+        pairs.append(pair_of(sample, request.prompt, pred.output, reference))
         modality[sample.id] = sample.modality or "unknown"
     judged = judge_pairs(config, pairs, tr.store.folder, retry_failed, console)
     if config.identity is None:  # not built now: the identity it had when it was
