@@ -160,7 +160,7 @@ def _result_paths(folder: Path, partial: bool) -> tuple[Path, Path]:
     if partial and main.exists():
         try:
             if results.read_metrics(main).complete:
-                return folder / "metrics.partial.json", folder / "run.partial.json"
+                return folder / results.PARTIAL_METRICS, folder / results.PARTIAL_RUN
         except results.SchemaError:
             pass  # an unreadable file is not a complete result worth keeping
     return main, folder / results.RUN

@@ -23,6 +23,9 @@ from harness.plan import TaskPlan
 SCHEMA_VERSION = 1
 METRICS = "metrics.json"
 RUN = "run.json"
+# a partial result (--limit, a metric subset) beside a complete one
+PARTIAL_METRICS = "metrics.partial.json"
+PARTIAL_RUN = "run.partial.json"
 
 
 class SchemaError(HarnessError):

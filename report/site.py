@@ -22,7 +22,7 @@ from harness.leaderboards.collect import Run, collect
 from harness.report import pages
 from harness.report.leaderboard import leaderboard_page
 from harness.report.sampledata import TaskData, script, write_task
-from harness.results import MetricsFile, SchemaError, read_metrics
+from harness.results import PARTIAL_METRICS, MetricsFile, SchemaError, read_metrics
 from harness.store import atomic_write_text
 
 ASSETS = ("report.js", "report.css")
@@ -56,7 +56,7 @@ def partial_results(results: Path, runs: list[Run]) -> list[str]:
     complete one (``metrics.partial.json``, never in a table)."""
     out = [f"{r.rel}: in the tables, partial ({why_partial(r.metrics)}): "
            f"{r.metrics.answered} of {r.n} answered" for r in runs if not r.metrics.complete]
-    for path in sorted(results.resolve().glob("**/metrics.partial.json")):
+    for path in sorted(results.resolve().glob(f"**/{PARTIAL_METRICS}")):
         rel = path.parent.relative_to(results.resolve()).as_posix()
         try:
             m = read_metrics(path)

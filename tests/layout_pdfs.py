@@ -15,6 +15,8 @@ Each function draws one page on ``doc`` and returns the rectangles (points) of i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pymupdf
 from synthetic_book import CAPTION_CSS, MODALITIES, jpeg, modality_image
@@ -126,3 +128,20 @@ def case_report_text(doc: pymupdf.Document, rng: np.random.Generator) -> list[py
     _caption(page, pymupdf.Rect(60, r.y1 + 8, PAGE_W - 60, r.y1 + 60), "Figure 1:",
              "Maculopapular rash on the trunk with islands of sparing.")
     return [r]
+
+
+def build_through_filter(doc: pymupdf.Document, pdf: Path) -> tuple[Path, list[dict], dict]:
+    """Save ``doc`` as ``pdf`` and run the builder's extract, align and filter steps on it in
+    ``work/`` beside it: (work folder, every aligned pair, filter decisions by pair id)."""
+    from harness.dataset_builder.align import all_pairs, run_align
+    from harness.dataset_builder.extract import run_extract
+    from harness.dataset_builder.filters import run_filter
+    from harness.dataset_builder.records import read_jsonl
+
+    doc.save(pdf)
+    work = pdf.parent / "work"
+    run_extract([pdf], work, quiet=True)
+    run_align(work, quiet=True)
+    run_filter(work, quiet=True)
+    decisions = {r["id"]: r for r in read_jsonl(work / "filter" / "decisions.jsonl")}
+    return work, all_pairs(work), decisions

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pymupdf
 import pytest
-from layout_pdfs import arrow_over_photo, chart_over_photo, framed_badged_figure
-
-from harness.dataset_builder.align import all_pairs, run_align
-from harness.dataset_builder.extract import run_extract
-from harness.dataset_builder.filters import run_filter
-from harness.dataset_builder.records import read_jsonl
+from layout_pdfs import (
+    arrow_over_photo,
+    build_through_filter,
+    chart_over_photo,
+    framed_badged_figure,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     framed_badged_figure(doc, rng)
     chart_over_photo(doc, rng)
     arrow_over_photo(doc, rng)
-    pdf = root / "layouts.pdf"
-    doc.save(pdf)
-    work = root / "work"
-    run_extract([pdf], work, quiet=True)
-    run_align(work, quiet=True)
-    run_filter(work, quiet=True)
-    pairs = all_pairs(work)
-    dec = {r["id"]: r for r in read_jsonl(work / "filter" / "decisions.jsonl")}
+    work, pairs, dec = build_through_filter(doc, root / "layouts.pdf")
     return {"pairs": pairs, "dec": dec, "work": work}
 
 

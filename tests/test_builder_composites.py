@@ -6,13 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pymupdf
 import pytest
-from layout_pdfs import arrow_over_photo, letterless_grid
+from layout_pdfs import arrow_over_photo, build_through_filter, letterless_grid
 from synthetic_book import _iou
-
-from harness.dataset_builder.align import all_pairs, run_align
-from harness.dataset_builder.extract import run_extract
-from harness.dataset_builder.filters import run_filter
-from harness.dataset_builder.records import read_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +18,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     truth = {"grid": letterless_grid(doc, rng),
              "black": letterless_grid(doc, rng, rows=2, cols=3, gutter_colour=0),
              "single": arrow_over_photo(doc, rng)}
-    pdf = root / "composites.pdf"
-    doc.save(pdf)
-    work = root / "work"
-    run_extract([pdf], work, quiet=True)
-    run_align(work, quiet=True)
-    run_filter(work, quiet=True)
+    _work, pairs, dec = build_through_filter(doc, root / "composites.pdf")
     by_page: dict[int, list[dict]] = {}
-    for p in all_pairs(work):
+    for p in pairs:
         by_page.setdefault(p["page"], []).append(p)
-    dec = {r["id"]: r for r in read_jsonl(work / "filter" / "decisions.jsonl")}
     return {"truth": truth, "pages": by_page, "dec": dec}
 
 

@@ -62,8 +62,7 @@ def collect(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
                     values[sample_id] = protocol.combine(parsed)[protocol.headline]
                 except (ParseError, KeyError):  # unparseable, or a call of the pair missing
                     continue
-            label = f"{protocol.name}@{name}"
-            label = label if len(folders) == 1 else f"{folder.name}:{label}"
+            label = _label(folder, folders, f"{protocol.name}@{name}")
             if label in out:  # the same judge under other options
                 label += f"#{digest[:6]}"
             out[label] = values
@@ -79,17 +78,20 @@ def per_sample_scores(folders: Sequence[Path]) -> dict[str, dict[str, float]]:
 
     out: dict[str, dict[str, float]] = {}
     for folder in folders:
-        path = next((samples.path_for(folder / name) for name in
-                     (results.METRICS, results.METRICS.replace(".json", ".partial.json"))
-                     if samples.path_for(folder / name).exists()), None)
+        paths = [samples.path_for(folder / n) for n in (results.METRICS, results.PARTIAL_METRICS)]
+        path = next((p for p in paths if p.exists()), None)
         if path is None:
             continue
         for rec in samples.read(path):
             for metric, value in rec.scores.items():
                 if value is not None:
-                    label = metric if len(folders) == 1 else f"{folder.name}:{metric}"
-                    out.setdefault(label, {})[rec.id] = float(value)
+                    out.setdefault(_label(folder, folders, metric), {})[rec.id] = float(value)
     return out
+
+
+def _label(folder: Path, folders: Sequence[Path], name: str) -> str:
+    """A series' name: prefixed by its folder's name when several folders are compared."""
+    return name if len(folders) == 1 else f"{folder.name}:{name}"
 
 
 def split_judged(scores: dict[str, dict[str, float]]

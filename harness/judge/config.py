@@ -79,13 +79,12 @@ class JudgeConfig:
         if declared is None:
             return cls.from_options(options.judge, options.judge_options,
                                     options.judge_protocol, options.judge_prices, context)
-        config = cls.from_options(
+        return cls.from_options(
             options.judge or declared.model, options.judge_options,
             options.judge_protocol or declared.protocol,
             options.judge_prices or (",".join(map(str, declared.prices))
                                      if declared.prices else None),
             context, base_options=dict(declared.options) if not options.judge else None)
-        return config
 
     @classmethod
     def from_options(cls, judge: str | None, options: str | None, protocol: str | None,

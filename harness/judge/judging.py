@@ -98,9 +98,10 @@ def judge_pairs(config: JudgeConfig, pairs: Sequence[Pair], folder: Path,
                 break
         if failure is None:
             judged.values[pair.sample_id] = protocol.combine(parsed)
+            calls = by_pair[pair.sample_id]  # a reply per call, named by role when several
             judged.replies[pair.sample_id] = "\n".join(
-                f"[{call.role}] {stored[key].reply}" if len(by_pair[pair.sample_id]) > 1
-                else str(stored[key].reply) for call, key in by_pair[pair.sample_id])
+                f"[{call.role}] {stored[key].reply}" if len(calls) > 1 else str(stored[key].reply)
+                for call, key in calls)
         else:
             judged.failures.append((pair.sample_id, *failure))
     return judged
