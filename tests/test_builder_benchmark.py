@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 
+SKIPPED = 77  # benchmarks/_result.py: what it measures on is absent
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -40,5 +42,7 @@ def test_smoke_alone_is_the_small_table() -> None:
     publisher table, ending with its RESULT line."""
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "builder.py"), "--smoke"],
                        capture_output=True, text=True, timeout=120)
+    if r.returncode == SKIPPED and not (SHARED_DATA / "pdfs").is_dir():
+        pytest.skip(f"the real reference PDFs ({SHARED_DATA / 'pdfs'}) are absent")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1].startswith("RESULT builder PASS")
